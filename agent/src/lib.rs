@@ -1,0 +1,1 @@
+//! Stepwise agent (being written).

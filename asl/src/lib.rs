@@ -1,0 +1,18 @@
+//! # stepwise-asl
+//!
+//! The Amazon States Language, pure and without I/O: the definition model,
+//! validation with precise errors, JSONPath data flow, intrinsic functions,
+//! Choice rules, error matching for Retry/Catch, and a stepping API that
+//! decides what happens next without reading a clock, a random source or the
+//! network. The coordinator does the I/O; this crate decides.
+#![forbid(unsafe_code)]
+
+pub mod choice;
+pub mod env;
+pub mod error;
+pub mod intrinsics;
+pub mod path;
+pub mod template;
+
+pub use env::{Env, Variables};
+pub use error::{StatesError, names};

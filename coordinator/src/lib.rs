@@ -1,0 +1,1 @@
+//! Stepwise coordinator (being written).

@@ -1,0 +1,1 @@
+//! Stepwise SDK: the Step Functions wire types (being written).
