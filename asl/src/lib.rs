@@ -8,11 +8,13 @@
 #![forbid(unsafe_code)]
 
 pub mod choice;
+pub mod diagnostic;
 pub mod env;
 pub mod error;
 pub mod intrinsics;
 pub mod path;
 pub mod template;
 
+pub use diagnostic::{DefinitionError, Diagnostic};
 pub use env::{Env, Variables};
 pub use error::{StatesError, names};
