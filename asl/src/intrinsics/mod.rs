@@ -51,7 +51,7 @@ pub const MAX_EVALUATION_BYTES: usize = 16 * MAX_RESULT_BYTES;
 pub const MAX_ENCODING_INPUT_CHARS: usize = 10_000;
 
 /// A parsed intrinsic function call, ready to be evaluated any number of times.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Intrinsic {
     function: &'static Function,
     args: Vec<Arg>,
@@ -59,7 +59,7 @@ pub struct Intrinsic {
 }
 
 /// One argument of a call.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 enum Arg {
     /// A number, `true`, `false` or `null`.
     Literal(Value),
@@ -72,7 +72,7 @@ enum Arg {
 }
 
 /// A single-quoted string literal.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 struct StringLiteral {
     /// The value, escapes resolved.
     value: String,
@@ -217,6 +217,12 @@ struct Function {
 impl fmt::Debug for Function {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name)
+    }
+}
+
+impl PartialEq for Function {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
     }
 }
 

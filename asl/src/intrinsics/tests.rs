@@ -356,6 +356,14 @@ fn the_same_intrinsic_evaluates_many_times() {
     let context = json!({});
     let vars = Variables::new();
     let env = Env::new(&context, &vars, 0);
+    assert_eq!(
+        Intrinsic::parse("States.MathAdd($.n, 1)").ok(),
+        Some(i.clone())
+    );
+    assert_ne!(
+        Intrinsic::parse("States.MathAdd($.n, 2)").ok(),
+        Some(i.clone())
+    );
     for n in 0..5 {
         assert_eq!(
             i.clone().evaluate(&json!({ "n": n }), &env).ok(),
