@@ -8,11 +8,14 @@
 #![forbid(unsafe_code)]
 
 pub mod choice;
+pub mod compile;
 pub mod diagnostic;
 pub mod env;
 pub mod error;
 pub mod intrinsics;
+pub mod model;
 pub mod path;
+pub mod step;
 pub mod template;
 
 pub use diagnostic::{DefinitionError, Diagnostic};

@@ -1,0 +1,1183 @@
+//! The pure stepping API: given a state, its raw input and the context (and,
+//! for a Task, Parallel or Map, the result or the error), decide what happens
+//! next. No clock, no randomness and no I/O: times come in the context object,
+//! randomness as a seed, and the caller performs the actions.
+//!
+//! ```
+//! use serde_json::json;
+//! use stepwise_asl::{compile::{compile, CompileOptions}, step::{enter, Action, Outcome, StepContext}};
+//!
+//! let machine = compile(&json!({"StartAt": "A", "States": {
+//!     "A": {"Type": "Pass", "Parameters": {"sum.$": "States.MathAdd($.a, 1)"}, "End": true}}}),
+//!     CompileOptions::default()).unwrap();
+//! let ctx = json!({});
+//! let vars = Default::default();
+//! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7 };
+//! match enter(machine.start().unwrap(), &json!({"a": 41}), &[], &sc) {
+//!     Action::Complete(Outcome::End { output }) => assert_eq!(output, json!({"sum": 42})),
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+
+use crate::compile::parse_timestamp;
+use crate::env::{Env, Variables};
+use crate::error::{StatesError, names};
+use crate::model::*;
+use crate::path::Path;
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+/// The largest payload (input, output, result) in bytes: 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// What a state evaluation may read besides its input.
+#[derive(Debug, Clone, Copy)]
+pub struct StepContext<'a> {
+    /// The context object `$$` (Execution, StateMachine, State, Task, Map.Item).
+    pub context: &'a Value,
+    /// Variables in scope.
+    pub vars: &'a Variables,
+    /// The id of the `...StateEntered` event, quoted in runtime error causes.
+    pub entered_event_id: u64,
+    /// Seed for `States.UUID`, `States.MathRandom` and Retry jitter.
+    pub seed: u64,
+}
+
+impl<'a> StepContext<'a> {
+    fn env(&self) -> Env<'a> {
+        Env::new(self.context, self.vars, self.seed)
+    }
+
+    /// A `States.Runtime`-style error whose cause names the state and its entered event, as AWS does.
+    fn error_in(&self, state: &State, error: &str, cause: impl AsRef<str>) -> StatesError {
+        StatesError::new(
+            error,
+            format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
+                state.name,
+                self.entered_event_id,
+                cause.as_ref()
+            ),
+        )
+    }
+}
+
+/// When a Wait state ends.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WaitUntil {
+    /// After this many seconds from now.
+    Seconds(u64),
+    /// At this instant (in the past: at once).
+    Timestamp(DateTime<Utc>),
+}
+
+/// What the caller must do after entering a state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// The state is done.
+    Complete(Outcome),
+    /// Wait, then apply `then`.
+    Wait {
+        /// When the wait ends.
+        until: WaitUntil,
+        /// The outcome once the wait is over.
+        then: Outcome,
+    },
+    /// Run a task; report with [`complete`].
+    RunTask {
+        /// The `Resource` ARN.
+        resource: String,
+        /// The effective input (after `InputPath` and `Parameters`).
+        input: Value,
+        /// `TimeoutSeconds` resolved.
+        timeout_seconds: Option<u64>,
+        /// `HeartbeatSeconds` resolved.
+        heartbeat_seconds: Option<u64>,
+    },
+    /// Run every branch of a Parallel state with `input`; report the outputs in
+    /// branch order (or the first error) with [`complete`].
+    RunBranches {
+        /// The effective input each branch starts with.
+        input: Value,
+    },
+    /// Run the Map processor once per item; report the outputs in item order
+    /// (or the error) with [`complete`]. Use [`map_failure_tolerated`] to
+    /// decide whether failed iterations fail the state.
+    RunIterations {
+        /// The input of each iteration (after `ItemSelector`).
+        items: Vec<Value>,
+        /// How many iterations may run at once (0: no limit).
+        max_concurrency: u64,
+        /// `ToleratedFailureCount` resolved.
+        tolerated_failure_count: Option<u64>,
+        /// `ToleratedFailurePercentage` resolved.
+        tolerated_failure_percentage: Option<f64>,
+    },
+}
+
+/// Where the execution goes after a state.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Transition to `state` with `output` as its input.
+    Next {
+        /// The next state.
+        state: String,
+        /// The state's output.
+        output: Value,
+    },
+    /// The (sub-)machine ends with `output`.
+    End {
+        /// The state's output.
+        output: Value,
+    },
+    /// Run the state again after `delay_ms` (Retry). The caller increments
+    /// the attempt count of `retrier` and re-enters the state with the same raw input.
+    Retry {
+        /// Index of the matching retrier.
+        retrier: usize,
+        /// Delay before the next attempt.
+        delay_ms: u64,
+        /// The error being retried.
+        error: StatesError,
+    },
+    /// A Catch matched: go to `state` with `output`.
+    Caught {
+        /// The catcher's `Next`.
+        state: String,
+        /// The raw input with the error output placed by the catcher's `ResultPath`.
+        output: Value,
+        /// The error that was caught.
+        error: StatesError,
+    },
+    /// The state failed and nothing handled it: the (sub-)machine fails.
+    Fail(StatesError),
+}
+
+/// Enters `state` with its raw input. `retry_counts[i]` is how many times
+/// retrier `i` has already been used for this state (empty on first entry).
+pub fn enter(
+    state: &State,
+    raw_input: &Value,
+    retry_counts: &[u32],
+    sc: &StepContext<'_>,
+) -> Action {
+    match try_enter(state, raw_input, sc) {
+        Ok(a) => a,
+        Err(e) => Action::Complete(handle_error(state, raw_input, e, retry_counts, sc)),
+    }
+}
+
+fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action, StatesError> {
+    if state.query_language == QueryLanguage::Jsonata {
+        return Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            "The JSONata query language is not supported by this version of stepwise-asl.",
+        ));
+    }
+    let env = sc.env();
+    let effective = apply_input_path(state, &state.input_path, raw, &env, sc)?;
+    match &state.kind {
+        StateKind::Pass { result } => {
+            let result = match result {
+                Some(r) => r.clone(),
+                None => apply_parameters(state, effective, &env, sc)?,
+            };
+            let out = finish_output(state, raw, result, &env, sc)?;
+            Ok(Action::Complete(transition(state, out)))
+        }
+        StateKind::Succeed => {
+            let out = apply_output_path(state, effective, &env, sc)?;
+            Ok(Action::Complete(Outcome::End { output: out }))
+        }
+        StateKind::Fail(f) => {
+            let error = resolve_string(f.error.as_ref(), raw, &env, sc, state, "ErrorPath")?;
+            let cause = resolve_string(f.cause.as_ref(), raw, &env, sc, state, "CausePath")?;
+            Ok(Action::Complete(Outcome::Fail(StatesError::new(
+                error, cause,
+            ))))
+        }
+        StateKind::Choice(c) => {
+            for b in &c.choices {
+                let ChoiceCondition::Rule(rule) = &b.rule else {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        "JSONata conditions need the JSONata query language",
+                    ));
+                };
+                if rule
+                    .evaluate(&effective, &env)
+                    .map_err(|e| prefix(sc, state, e))?
+                {
+                    let out = apply_output_path(state, effective, &env, sc)?;
+                    return Ok(Action::Complete(Outcome::Next {
+                        state: b.next.clone(),
+                        output: out,
+                    }));
+                }
+            }
+            match &c.default {
+                Some(d) => {
+                    let out = apply_output_path(state, effective, &env, sc)?;
+                    Ok(Action::Complete(Outcome::Next {
+                        state: d.clone(),
+                        output: out,
+                    }))
+                }
+                None => Err(StatesError::new(
+                    names::NO_CHOICE_MATCHED,
+                    format!("No Matches! (state '{}')", state.name),
+                )),
+            }
+        }
+        StateKind::Wait(w) => {
+            let until = wait_until(w, &effective, &env, sc, state)?;
+            let out = apply_output_path(state, effective, &env, sc)?;
+            Ok(Action::Wait {
+                until,
+                then: transition(state, out),
+            })
+        }
+        StateKind::Task(t) => {
+            let input = apply_parameters(state, effective, &env, sc)?;
+            check_size(&input, state)?;
+            let timeout_seconds = resolve_number(
+                t.timeout.as_ref(),
+                raw,
+                &env,
+                sc,
+                state,
+                "TimeoutSecondsPath",
+            )?;
+            let heartbeat_seconds = resolve_number(
+                t.heartbeat.as_ref(),
+                raw,
+                &env,
+                sc,
+                state,
+                "HeartbeatSecondsPath",
+            )?;
+            Ok(Action::RunTask {
+                resource: t.resource.clone(),
+                input,
+                timeout_seconds,
+                heartbeat_seconds,
+            })
+        }
+        StateKind::Parallel { .. } => {
+            let input = apply_parameters(state, effective, &env, sc)?;
+            Ok(Action::RunBranches { input })
+        }
+        StateKind::Map(m) => map_items(state, m, effective, &env, sc),
+    }
+}
+
+fn map_items(
+    state: &State,
+    m: &MapState,
+    effective: Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Action, StatesError> {
+    let items_value = match &m.items_path {
+        None => effective.clone(),
+        Some(p) => p.select(&effective, env).ok_or_else(|| {
+            sc.error_in(
+                state,
+                names::RUNTIME,
+                format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    p.as_str(),
+                    p.normalized()
+                ),
+            )
+        })?,
+    };
+    let Value::Array(items) = items_value else {
+        return Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            format!(
+                "Map state input must be an array but was: {}",
+                compact(&items_value)
+            ),
+        ));
+    };
+    let max_concurrency = match &m.max_concurrency {
+        None => 0,
+        Some(NumberSource::Literal(n)) => *n,
+        Some(NumberSource::Path(p)) => {
+            let v = p.select(&effective, env).unwrap_or(Value::Null);
+            match v.as_u64() {
+                Some(n) => n,
+                None => {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        format!(
+                            "The MaxConcurrencyPath field refers to value {} which is not a valid integer: {}",
+                            quote_value(&v),
+                            p.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(NumberSource::Jsonata(_)) => 0,
+    };
+    let tolerated_failure_count = match &m.tolerated_failure_count {
+        None => None,
+        Some(NumberSource::Literal(n)) => Some(*n),
+        Some(NumberSource::Path(p)) => {
+            let v = p.select(&effective, env).unwrap_or(Value::Null);
+            match v.as_i64() {
+                Some(n) if n < 0 => {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        "ToleratedFailureCount cannot be negative.",
+                    ));
+                }
+                Some(n) => Some(n as u64),
+                None => {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        format!(
+                            "The ToleratedFailureCountPath field refers to value {} which is not a valid integer: {}",
+                            quote_value(&v),
+                            p.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(NumberSource::Jsonata(_)) => None,
+    };
+    let tolerated_failure_percentage = match &m.tolerated_failure_percentage {
+        None => None,
+        Some(PercentSource::Literal(p)) => Some(*p),
+        Some(PercentSource::Path(p)) => {
+            let v = p.select(&effective, env).unwrap_or(Value::Null);
+            match v.as_f64() {
+                Some(x) if (0.0..=100.0).contains(&x) => Some(x),
+                _ => {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        format!(
+                            "The ToleratedFailurePercentagePath field refers to value {} which is not a valid percentage: {}",
+                            quote_value(&v),
+                            p.as_str()
+                        ),
+                    ));
+                }
+            }
+        }
+        Some(PercentSource::Jsonata(_)) => None,
+    };
+    let items = match &m.item_selector {
+        None => items,
+        Some(t) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let ctx = with_map_item(sc.context, i, &item);
+                let item_env = Env::new(&ctx, sc.vars, sc.seed.wrapping_add(i as u64));
+                out.push(
+                    t.evaluate(&effective, &item_env)
+                        .map_err(|e| prefix(sc, state, e))?,
+                );
+            }
+            out
+        }
+    };
+    Ok(Action::RunIterations {
+        items,
+        max_concurrency,
+        tolerated_failure_count,
+        tolerated_failure_percentage,
+    })
+}
+
+/// The context object with `Map.Item` set, as seen by `ItemSelector` and the iteration.
+pub fn with_map_item(context: &Value, index: usize, value: &Value) -> Value {
+    let mut ctx = context.clone();
+    if let Value::Object(o) = &mut ctx {
+        o.insert(
+            "Map".to_owned(),
+            json!({"Item": {"Index": index, "Value": value}}),
+        );
+    }
+    ctx
+}
+
+/// Whether `failed` failed iterations out of `total` stay within the tolerance.
+pub fn map_failure_tolerated(
+    failed: usize,
+    total: usize,
+    count: Option<u64>,
+    percentage: Option<f64>,
+) -> bool {
+    if failed == 0 {
+        return true;
+    }
+    let by_count = count.is_some_and(|c| failed as u64 <= c);
+    let by_pct =
+        percentage.is_some_and(|p| total > 0 && (failed as f64) * 100.0 / (total as f64) <= p);
+    by_count || by_pct
+}
+
+/// Reports how a Task, Parallel or Map state's work ended and decides what
+/// happens next: `ResultSelector`, `ResultPath`, `OutputPath` on success;
+/// Retry, then Catch, on failure.
+pub fn complete(
+    state: &State,
+    raw_input: &Value,
+    result: Result<Value, StatesError>,
+    retry_counts: &[u32],
+    sc: &StepContext<'_>,
+) -> Outcome {
+    let env = sc.env();
+    let done = result.and_then(|r| {
+        check_size(&r, state)?;
+        let selected = match &state.result_selector {
+            Some(t) => t.evaluate(&r, &env).map_err(|e| prefix(sc, state, e))?,
+            None => r,
+        };
+        finish_output(state, raw_input, selected, &env, sc)
+    });
+    match done {
+        Ok(out) => transition(state, out),
+        Err(e) => handle_error(state, raw_input, e, retry_counts, sc),
+    }
+}
+
+/// Applies Retry then Catch to an error raised by `state`.
+pub fn handle_error(
+    state: &State,
+    raw_input: &Value,
+    error: StatesError,
+    retry_counts: &[u32],
+    sc: &StepContext<'_>,
+) -> Outcome {
+    if !error.is_terminal() {
+        for (i, r) in state.retry.iter().enumerate() {
+            if error_matches(&r.error_equals, &error.error) {
+                let attempts = retry_counts.get(i).copied().unwrap_or(0);
+                if attempts >= r.max_attempts {
+                    break;
+                }
+                let delay_ms = retry_delay_ms(r, attempts, sc.env().next_f64());
+                return Outcome::Retry {
+                    retrier: i,
+                    delay_ms,
+                    error,
+                };
+            }
+        }
+        for c in &state.catch {
+            if error_matches(&c.error_equals, &error.error) {
+                let error_output = json!({"Error": error.error, "Cause": error.cause});
+                return match c.result_path.apply(raw_input.clone(), error_output) {
+                    Ok(output) => Outcome::Caught {
+                        state: c.next.clone(),
+                        output,
+                        error,
+                    },
+                    Err(e) => Outcome::Fail(e),
+                };
+            }
+        }
+    }
+    Outcome::Fail(error)
+}
+
+/// Whether an `ErrorEquals` list matches the error name.
+pub fn error_matches(error_equals: &[String], error: &str) -> bool {
+    error_equals.iter().any(|n| match n.as_str() {
+        names::ALL => error != names::RUNTIME && error != names::DATA_LIMIT_EXCEEDED,
+        names::TASK_FAILED => {
+            error != names::TIMEOUT
+                && error != names::RUNTIME
+                && error != names::DATA_LIMIT_EXCEEDED
+        }
+        other => other == error,
+    })
+}
+
+/// The delay before retry number `attempts + 1`: `IntervalSeconds ×
+/// BackoffRate^attempts`, capped by `MaxDelaySeconds`, then jittered
+/// (`FULL`: uniformly in `[0, delay]`, using `random` in `[0, 1)`).
+pub fn retry_delay_ms(r: &Retrier, attempts: u32, random: f64) -> u64 {
+    let base = r.interval_seconds as f64 * r.backoff_rate.powi(attempts.min(1000) as i32) * 1000.0;
+    let mut delay = if base.is_finite() { base } else { f64::MAX };
+    if let Some(max) = r.max_delay_seconds {
+        delay = delay.min(max as f64 * 1000.0);
+    }
+    // Never more than a year, whatever the definition says.
+    delay = delay.min(31_622_400_000.0);
+    if r.jitter == Jitter::Full {
+        delay *= random.clamp(0.0, 1.0);
+    }
+    delay.round() as u64
+}
+
+fn transition(state: &State, output: Value) -> Outcome {
+    match &state.transition {
+        Transition::Next(n) => Outcome::Next {
+            state: n.clone(),
+            output,
+        },
+        _ => Outcome::End { output },
+    }
+}
+
+fn prefix(sc: &StepContext<'_>, state: &State, e: StatesError) -> StatesError {
+    if e.error == names::RUNTIME || e.error == names::INTRINSIC_FAILURE {
+        sc.error_in(state, &e.error, &e.cause)
+    } else {
+        e
+    }
+}
+
+fn apply_input_path(
+    state: &State,
+    field: &PathField,
+    raw: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    match field {
+        PathField::Identity => Ok(raw.clone()),
+        PathField::Null => Ok(Value::Object(Map::new())),
+        PathField::Path(p) => select_or_invalid(state, p, raw, env, sc),
+    }
+}
+
+fn apply_output_path(
+    state: &State,
+    value: Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    let out = match &state.output_path {
+        PathField::Identity => value,
+        PathField::Null => Value::Object(Map::new()),
+        PathField::Path(p) => select_or_invalid(state, p, &value, env, sc)?,
+    };
+    check_size(&out, state)?;
+    Ok(out)
+}
+
+fn select_or_invalid(
+    state: &State,
+    p: &Path,
+    value: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    p.select(value, env).ok_or_else(|| {
+        sc.error_in(
+            state,
+            names::RUNTIME,
+            format!(
+                "Invalid path '{}' : No results for path: {}",
+                p.as_str(),
+                p.normalized()
+            ),
+        )
+    })
+}
+
+fn apply_parameters(
+    state: &State,
+    effective: Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    match &state.parameters {
+        Some(t) => t
+            .evaluate(&effective, env)
+            .map_err(|e| prefix(sc, state, e)),
+        None => Ok(effective),
+    }
+}
+
+fn finish_output(
+    state: &State,
+    raw: &Value,
+    result: Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    let combined = state
+        .result_path
+        .apply(raw.clone(), result)
+        .map_err(|e| prefix(sc, state, e))?;
+    apply_output_path(state, combined, env, sc)
+}
+
+fn check_size(v: &Value, state: &State) -> Result<(), StatesError> {
+    if payload_size(v) > MAX_PAYLOAD_BYTES {
+        return Err(StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                state.name
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The size of a value as compact JSON, in bytes, counted without
+/// allocating and stopping once it passes the limit.
+pub fn payload_size(v: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            if self.0 > MAX_PAYLOAD_BYTES {
+                return Err(std::io::Error::other("limit"));
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Counter(0);
+    match serde_json::to_writer(&mut c, v) {
+        Ok(()) => c.0,
+        Err(_) => MAX_PAYLOAD_BYTES + 1,
+    }
+}
+
+fn resolve_string(
+    src: Option<&StringSource>,
+    raw: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+    state: &State,
+    field: &str,
+) -> Result<String, StatesError> {
+    let v = match src {
+        None => return Ok(String::new()),
+        Some(StringSource::Literal(s)) => return Ok(s.clone()),
+        Some(StringSource::Path(p)) => p.select(raw, env).ok_or_else(|| {
+            sc.error_in(
+                state,
+                names::RUNTIME,
+                format!(
+                    "Invalid path '{}' : No results for path: {}",
+                    p.as_str(),
+                    p.normalized()
+                ),
+            )
+        })?,
+        Some(StringSource::Intrinsic(i)) => {
+            i.evaluate(raw, env).map_err(|e| prefix(sc, state, e))?
+        }
+        Some(StringSource::Jsonata(_)) => {
+            return Err(sc.error_in(
+                state,
+                names::RUNTIME,
+                "JSONata fields need the JSONata query language",
+            ));
+        }
+    };
+    match v {
+        Value::String(s) => Ok(s),
+        other => Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            format!(
+                "The {field} field must reference a string, but was: {}",
+                compact(&other)
+            ),
+        )),
+    }
+}
+
+fn resolve_number(
+    src: Option<&NumberSource>,
+    raw: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+    state: &State,
+    field: &str,
+) -> Result<Option<u64>, StatesError> {
+    match src {
+        None | Some(NumberSource::Jsonata(_)) => Ok(None),
+        Some(NumberSource::Literal(n)) => Ok(Some(*n)),
+        Some(NumberSource::Path(p)) => {
+            let v = p.select(raw, env);
+            match v.as_ref().and_then(Value::as_u64) {
+                Some(n) if n > 0 => Ok(Some(n)),
+                _ => Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The {field} field must reference a positive integer: {} == {}",
+                        p.as_str(),
+                        v.as_ref().map(compact).unwrap_or_else(|| "null".to_owned())
+                    ),
+                )),
+            }
+        }
+    }
+}
+
+fn wait_until(
+    w: &WaitFor,
+    effective: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+    state: &State,
+) -> Result<WaitUntil, StatesError> {
+    match w {
+        WaitFor::Seconds(s) => Ok(WaitUntil::Seconds(*s)),
+        WaitFor::Timestamp(t) => Ok(WaitUntil::Timestamp(t.with_timezone(&Utc))),
+        WaitFor::SecondsPath(p) => {
+            let Some(v) = p.select(effective, env) else {
+                return Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The SecondsPath parameter does not reference an input value: {}",
+                        p.as_str()
+                    ),
+                ));
+            };
+            match v.as_i64() {
+                Some(n) if n < 0 => Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The SecondsPath parameter references a negative value: {} == {}",
+                        p.as_str(),
+                        compact(&v)
+                    ),
+                )),
+                Some(n) => Ok(WaitUntil::Seconds(n as u64)),
+                None => Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The SecondsPath parameter cannot be parsed as a long value: {} == {}",
+                        p.as_str(),
+                        compact(&v)
+                    ),
+                )),
+            }
+        }
+        WaitFor::TimestampPath(p) => {
+            let Some(v) = p.select(effective, env) else {
+                return Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The TimestampPath parameter does not reference an input value: {}",
+                        p.as_str()
+                    ),
+                ));
+            };
+            match v.as_str().and_then(parse_timestamp) {
+                Some(t) => Ok(WaitUntil::Timestamp(t.with_timezone(&Utc))),
+                None => Err(sc.error_in(
+                    state,
+                    names::RUNTIME,
+                    format!(
+                        "The TimestampPath parameter does not reference a valid ISO-8601 extended offset date-time format string: {} == {}",
+                        p.as_str(),
+                        v.as_str().map(str::to_owned).unwrap_or_else(|| compact(&v))
+                    ),
+                )),
+            }
+        }
+        WaitFor::SecondsJsonata(_) | WaitFor::TimestampJsonata(_) => Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            "JSONata fields need the JSONata query language",
+        )),
+    }
+}
+
+fn compact(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+/// AWS quotes the offending value as a JSON string in some messages: `"NoNumber"`, `"{}"`.
+fn quote_value(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("\"{s}\""),
+        other => format!("\"{}\"", compact(other)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::{CompileOptions, compile};
+
+    fn machine(states: Value) -> StateMachine {
+        let first = states
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .unwrap();
+        compile(
+            &json!({"StartAt": first, "States": states}),
+            CompileOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn ctx() -> (Value, Variables) {
+        (
+            json!({"Execution": {"Id": "arn:x", "Input": {}}, "State": {"Name": "A", "EnteredTime": "2024-01-01T00:00:00Z", "RetryCount": 0}}),
+            Variables::new(),
+        )
+    }
+
+    fn run_enter(m: &StateMachine, name: &str, input: Value) -> Action {
+        let (c, v) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: &v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        enter(m.state(name).unwrap(), &input, &[], &sc)
+    }
+
+    #[test]
+    fn pass_data_flow() {
+        let m = machine(
+            json!({"A": {"Type": "Pass", "InputPath": "$.in", "Parameters": {"x.$": "$.v", "lit": 1},
+            "ResultPath": "$.res", "OutputPath": "$.res", "Next": "B"}, "B": {"Type": "Succeed"}}),
+        );
+        let a = run_enter(&m, "A", json!({"in": {"v": 5}}));
+        assert_eq!(
+            a,
+            Action::Complete(Outcome::Next {
+                state: "B".into(),
+                output: json!({"x": 5, "lit": 1})
+            })
+        );
+    }
+
+    #[test]
+    fn pass_result_and_result_path_null() {
+        let m = machine(
+            json!({"A": {"Type": "Pass", "Result": {"r": 1}, "ResultPath": null, "End": true}}),
+        );
+        assert_eq!(
+            run_enter(&m, "A", json!({"k": 1})),
+            Action::Complete(Outcome::End {
+                output: json!({"k": 1})
+            })
+        );
+        let m = machine(
+            json!({"A": {"Type": "Pass", "Result": {"r": 1}, "ResultPath": "$.a.b", "End": true}}),
+        );
+        assert_eq!(
+            run_enter(&m, "A", json!({"k": 1})),
+            Action::Complete(Outcome::End {
+                output: json!({"k": 1, "a": {"b": {"r": 1}}})
+            })
+        );
+    }
+
+    #[test]
+    fn input_path_null_gives_empty_object() {
+        let m = machine(json!({"A": {"Type": "Pass", "InputPath": null, "End": true}}));
+        assert_eq!(
+            run_enter(&m, "A", json!({"k": 1})),
+            Action::Complete(Outcome::End { output: json!({}) })
+        );
+    }
+
+    #[test]
+    fn invalid_input_path_is_a_runtime_error_with_aws_message() {
+        let m =
+            machine(json!({"A": {"Type": "Pass", "InputPath": "$.NoSuchInputPath", "End": true}}));
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "A", json!({})) else {
+            panic!()
+        };
+        assert_eq!(e.error, "States.Runtime");
+        assert_eq!(
+            e.cause,
+            "An error occurred while executing the state 'A' (entered at the event id #2). Invalid path '$.NoSuchInputPath' : No results for path: $['NoSuchInputPath']"
+        );
+    }
+
+    #[test]
+    fn choice_default_and_no_match() {
+        let m = machine(
+            json!({"C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}], "Default": "Small"},
+            "Big": {"Type": "Succeed"}, "Small": {"Type": "Succeed"}}),
+        );
+        assert!(
+            matches!(run_enter(&m, "C", json!({"n": 2})), Action::Complete(Outcome::Next { state, .. }) if state == "Big")
+        );
+        assert!(
+            matches!(run_enter(&m, "C", json!({"n": 0})), Action::Complete(Outcome::Next { state, .. }) if state == "Small")
+        );
+        let m = machine(
+            json!({"C": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericGreaterThan": 1, "Next": "Big"}]}, "Big": {"Type": "Succeed"}}),
+        );
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "C", json!({"n": 0})) else {
+            panic!()
+        };
+        assert_eq!(e.error, names::NO_CHOICE_MATCHED);
+    }
+
+    #[test]
+    fn fail_state_with_paths() {
+        let m = machine(
+            json!({"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('c {}', $.c)"}}),
+        );
+        assert_eq!(
+            run_enter(&m, "F", json!({"e": "E", "c": 1})),
+            Action::Complete(Outcome::Fail(StatesError::new("E", "c 1")))
+        );
+    }
+
+    #[test]
+    fn wait_paths_and_errors() {
+        let m = machine(json!({"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}));
+        assert!(matches!(
+            run_enter(&m, "W", json!({"s": 3})),
+            Action::Wait {
+                until: WaitUntil::Seconds(3),
+                ..
+            }
+        ));
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "W", json!({"s": 1.5})) else {
+            panic!()
+        };
+        assert!(
+            e.cause.ends_with(
+                "The SecondsPath parameter cannot be parsed as a long value: $.s == 1.5"
+            ),
+            "{}",
+            e.cause
+        );
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "W", json!({"s": -1})) else {
+            panic!()
+        };
+        assert!(e.cause.ends_with("references a negative value: $.s == -1"));
+        let m = machine(json!({"W": {"Type": "Wait", "TimestampPath": "$.t", "End": true}}));
+        let Action::Complete(Outcome::Fail(e)) =
+            run_enter(&m, "W", json!({"t": "2016-12-05 21:29:29Z"}))
+        else {
+            panic!()
+        };
+        assert!(
+            e.cause
+                .ends_with("format string: $.t == 2016-12-05 21:29:29Z"),
+            "{}",
+            e.cause
+        );
+    }
+
+    #[test]
+    fn task_enter_and_complete_with_selector() {
+        let m = machine(
+            json!({"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a",
+            "TimeoutSecondsPath": "$.t", "HeartbeatSeconds": 2, "ResultSelector": {"v.$": "$.value"}, "ResultPath": "$.r", "End": true}}),
+        );
+        let input = json!({"t": 10});
+        let a = run_enter(&m, "T", input.clone());
+        assert_eq!(
+            a,
+            Action::RunTask {
+                resource: "arn:aws:states:us-east-1:123456789012:activity:a".into(),
+                input: input.clone(),
+                timeout_seconds: Some(10),
+                heartbeat_seconds: Some(2)
+            }
+        );
+        let (c, v) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: &v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        let out = complete(
+            m.state("T").unwrap(),
+            &input,
+            Ok(json!({"value": 7})),
+            &[],
+            &sc,
+        );
+        assert_eq!(
+            out,
+            Outcome::End {
+                output: json!({"t": 10, "r": {"v": 7}})
+            }
+        );
+    }
+
+    #[test]
+    fn retry_then_catch() {
+        let m = machine(
+            json!({"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "Next": "Done",
+            "Retry": [{"ErrorEquals": ["Transient"], "IntervalSeconds": 2, "MaxAttempts": 2, "BackoffRate": 3.0}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Handler"}]},
+            "Done": {"Type": "Succeed"}, "Handler": {"Type": "Succeed"}}),
+        );
+        let (c, v) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: &v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        let t = m.state("T").unwrap();
+        let err = || Err(StatesError::new("Transient", "boom"));
+        assert!(matches!(
+            complete(t, &json!({}), err(), &[], &sc),
+            Outcome::Retry {
+                retrier: 0,
+                delay_ms: 2000,
+                ..
+            }
+        ));
+        assert!(matches!(
+            complete(t, &json!({}), err(), &[1], &sc),
+            Outcome::Retry {
+                retrier: 0,
+                delay_ms: 6000,
+                ..
+            }
+        ));
+        match complete(t, &json!({"a": 1}), err(), &[2], &sc) {
+            Outcome::Caught { state, output, .. } => {
+                assert_eq!(state, "Handler");
+                assert_eq!(
+                    output,
+                    json!({"a": 1, "err": {"Error": "Transient", "Cause": "boom"}})
+                );
+            }
+            o => panic!("{o:?}"),
+        }
+        // States.Runtime is never caught by States.ALL.
+        assert!(matches!(
+            complete(t, &json!({}), Err(StatesError::runtime("x")), &[], &sc),
+            Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn error_matching_rules() {
+        let all = vec!["States.ALL".to_owned()];
+        let tf = vec!["States.TaskFailed".to_owned()];
+        assert!(error_matches(&all, "Custom"));
+        assert!(!error_matches(&all, "States.Runtime"));
+        assert!(!error_matches(&all, "States.DataLimitExceeded"));
+        assert!(error_matches(&tf, "Custom"));
+        assert!(error_matches(&tf, "States.HeartbeatTimeout"));
+        assert!(!error_matches(&tf, "States.Timeout"));
+        assert!(error_matches(&["A".to_owned(), "B".to_owned()], "B"));
+    }
+
+    #[test]
+    fn retry_delay_backoff_cap_and_jitter() {
+        let mut r = Retrier {
+            error_equals: vec![],
+            interval_seconds: 1,
+            max_attempts: 10,
+            backoff_rate: 2.0,
+            max_delay_seconds: Some(5),
+            jitter: Jitter::None,
+        };
+        assert_eq!(retry_delay_ms(&r, 0, 0.5), 1000);
+        assert_eq!(retry_delay_ms(&r, 2, 0.5), 4000);
+        assert_eq!(retry_delay_ms(&r, 3, 0.5), 5000);
+        r.jitter = Jitter::Full;
+        assert_eq!(retry_delay_ms(&r, 3, 0.5), 2500);
+        r.max_delay_seconds = None;
+        r.backoff_rate = 1e300;
+        assert!(retry_delay_ms(&r, 999, 1.0) <= 31_622_400_000);
+    }
+
+    #[test]
+    fn max_attempts_zero_never_retries() {
+        let m = machine(
+            json!({"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true,
+            "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 0}]}}),
+        );
+        let (c, v) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: &v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        assert!(matches!(
+            complete(
+                m.state("T").unwrap(),
+                &json!({}),
+                Err(StatesError::new("X", "")),
+                &[],
+                &sc
+            ),
+            Outcome::Fail(_)
+        ));
+    }
+
+    #[test]
+    fn map_items_selector_and_errors() {
+        let m = machine(
+            json!({"M": {"Type": "Map", "ItemsPath": "$.xs", "MaxConcurrency": 2,
+            "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "k.$": "$.k"},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}),
+        );
+        match run_enter(&m, "M", json!({"xs": ["a", "b"], "k": 1})) {
+            Action::RunIterations {
+                items,
+                max_concurrency,
+                ..
+            } => {
+                assert_eq!(
+                    items,
+                    vec![
+                        json!({"i": 0, "v": "a", "k": 1}),
+                        json!({"i": 1, "v": "b", "k": 1})
+                    ]
+                );
+                assert_eq!(max_concurrency, 2);
+            }
+            o => panic!("{o:?}"),
+        }
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "M", json!({"xs": true})) else {
+            panic!()
+        };
+        assert!(
+            e.cause
+                .ends_with("Map state input must be an array but was: true")
+        );
+    }
+
+    #[test]
+    fn map_tolerance() {
+        assert!(map_failure_tolerated(0, 10, None, None));
+        assert!(!map_failure_tolerated(1, 10, None, None));
+        assert!(map_failure_tolerated(2, 10, Some(2), None));
+        assert!(map_failure_tolerated(2, 10, None, Some(20.0)));
+        assert!(!map_failure_tolerated(3, 10, Some(2), Some(20.0)));
+    }
+
+    #[test]
+    fn oversized_output_is_data_limit_exceeded() {
+        let m = machine(json!({"A": {"Type": "Pass", "End": true}}));
+        let big = json!({"s": "x".repeat(MAX_PAYLOAD_BYTES)});
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "A", big) else {
+            panic!()
+        };
+        assert_eq!(e.error, names::DATA_LIMIT_EXCEEDED);
+    }
+}
