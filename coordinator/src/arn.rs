@@ -1,0 +1,158 @@
+//! ARNs as AWS forms them, and resource names checked as AWS checks them.
+
+/// The longest resource name AWS accepts.
+pub const MAX_NAME_LEN: usize = 80;
+
+/// Why a name was refused.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let n = name.chars().count();
+    if n == 0 || n > MAX_NAME_LEN {
+        return Err(format!(
+            "Invalid Name: '{name}' (must be 1 to {MAX_NAME_LEN} characters long)"
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| forbidden(*c)) {
+        return Err(format!(
+            "Invalid Name: '{name}' (the character {c:?} is not allowed)"
+        ));
+    }
+    Ok(())
+}
+
+fn forbidden(c: char) -> bool {
+    c.is_whitespace()
+        || c.is_control()
+        || ('\u{7f}'..='\u{9f}').contains(&c)
+        || matches!(
+            c,
+            '<' | '>'
+                | '{'
+                | '}'
+                | '['
+                | ']'
+                | '?'
+                | '*'
+                | '"'
+                | '#'
+                | '%'
+                | '\\'
+                | '^'
+                | '|'
+                | '~'
+                | '`'
+                | '$'
+                | '&'
+                | ','
+                | ';'
+                | ':'
+                | '/'
+        )
+}
+
+/// Region and account used in every ARN this server makes.
+#[derive(Debug, Clone)]
+pub struct ArnScope {
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// e.g. `123456789012`.
+    pub account: String,
+}
+
+impl ArnScope {
+    fn base(&self, kind: &str) -> String {
+        format!("arn:aws:states:{}:{}:{kind}:", self.region, self.account)
+    }
+    /// `arn:aws:states:<region>:<account>:stateMachine:<name>`.
+    pub fn state_machine(&self, name: &str) -> String {
+        format!("{}{name}", self.base("stateMachine"))
+    }
+    /// `arn:aws:states:<region>:<account>:activity:<name>`.
+    pub fn activity(&self, name: &str) -> String {
+        format!("{}{name}", self.base("activity"))
+    }
+}
+
+/// The kind and parts of an ARN of this service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedArn<'a> {
+    /// `stateMachine`, `execution`, `express`, `activity`, `mapRun`...
+    pub kind: &'a str,
+    /// What follows the kind (`name`, or `machine:execution`).
+    pub rest: &'a str,
+}
+
+/// Parses `arn:<partition>:states:<region>:<account>:<kind>:<rest>`.
+pub fn parse(arn: &str) -> Option<ParsedArn<'_>> {
+    let mut it = arn.splitn(7, ':');
+    let (a, _partition, service, _region, _account, kind, rest) = (
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+        it.next()?,
+    );
+    if a != "arn" || service != "states" || kind.is_empty() || rest.is_empty() {
+        return None;
+    }
+    Some(ParsedArn { kind, rest })
+}
+
+/// Whether `arn` is a state machine ARN (possibly with a version/alias suffix).
+pub fn is_state_machine(arn: &str) -> bool {
+    parse(arn).is_some_and(|p| p.kind == "stateMachine")
+}
+
+/// The execution ARN for machine `machine_arn` and execution `name`.
+pub fn execution_arn_for(machine_arn: &str, name: &str) -> String {
+    machine_arn.replacen(":stateMachine:", ":execution:", 1) + ":" + name
+}
+
+/// The EXPRESS execution ARN (`:express:` instead of `:execution:`).
+pub fn express_arn_for(machine_arn: &str, name: &str) -> String {
+    machine_arn.replacen(":stateMachine:", ":express:", 1) + ":" + name
+}
+
+/// The machine ARN an execution ARN belongs to.
+pub fn machine_of_execution(execution_arn: &str) -> Option<String> {
+    let p = parse(execution_arn)?;
+    if p.kind != "execution" && p.kind != "express" {
+        return None;
+    }
+    let (machine, _exec) = p.rest.rsplit_once(':')?;
+    let machine = machine.split(':').next()?;
+    let prefix = execution_arn.split(&format!(":{}:", p.kind)).next()?;
+    Some(format!("{prefix}:stateMachine:{machine}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        assert!(check_name("ok-name_1").is_ok());
+        assert!(check_name("").is_err());
+        assert!(check_name(&"x".repeat(81)).is_err());
+        for bad in ["a b", "a:b", "a/b", "a*", "a\u{7}", "a\u{85}"] {
+            assert!(check_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn arns() {
+        let s = ArnScope {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        };
+        let m = s.state_machine("m");
+        assert_eq!(m, "arn:aws:states:us-east-1:123456789012:stateMachine:m");
+        let e = execution_arn_for(&m, "e");
+        assert_eq!(e, "arn:aws:states:us-east-1:123456789012:execution:m:e");
+        assert_eq!(machine_of_execution(&e).as_deref(), Some(m.as_str()));
+        assert!(is_state_machine(&m));
+        assert!(parse("nope").is_none());
+        assert!(parse("arn:aws:states:us-east-1:1:activity:").is_none());
+    }
+}

@@ -1,0 +1,1450 @@
+//! The engine: one task owns every running execution, activity queue and
+//! timer. It processes commands in rounds: apply a burst of commands (asking
+//! `stepwise_asl` what happens next), commit everything the round changed in
+//! one store transaction (group commit), then answer callers and hand out
+//! tasks. Nothing a caller sees is ahead of the store.
+
+pub mod runtime;
+
+use crate::api::ApiError;
+use crate::arn::{self, ArnScope};
+use crate::store::{
+    ActivityRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store, Write,
+};
+use crate::time::{Clock, iso8601};
+use crate::token::TokenSigner;
+use runtime::{ChildMode, Cx, NewEvent, Request, Runtime, to_text};
+use serde_json::{Value, json};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+use stepwise_asl::compile::{CompileOptions, compile_str};
+use stepwise_asl::model::{MachineType, StateMachine};
+use stepwise_asl::{StatesError, Variables, names};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+/// The longest an EXPRESS execution may run.
+pub const EXPRESS_MAX_MS: i64 = 5 * 60 * 1000;
+/// The longest a STANDARD execution may run (one year).
+pub const STANDARD_MAX_MS: i64 = 366 * 24 * 3600 * 1000;
+/// Parked pollers per activity; more get an empty answer at once.
+pub const MAX_PARKED_POLLERS: usize = 10_000;
+/// Recently finished EXPRESS executions kept for `DescribeExecution`.
+const EXPRESS_KEEP: usize = 1_000;
+
+/// Engine settings.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Region and account of the ARNs.
+    pub scope: ArnScope,
+    /// Multiplies Wait and Retry delays (1.0 = real time).
+    pub wait_scale: f64,
+}
+
+type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
+
+/// A compiled state machine and its record.
+#[derive(Debug, Clone)]
+pub struct MachineEntry {
+    /// As stored.
+    pub rec: StateMachineRecord,
+    /// Compiled once, shared by its executions.
+    pub compiled: Arc<StateMachine>,
+}
+
+/// What `StartExecution` / `StartSyncExecution` answer.
+#[derive(Debug, Clone)]
+pub enum Started {
+    /// Started (or the same running execution, for an identical repeated request).
+    Running { arn: String, start: i64 },
+    /// A sync execution finished.
+    Finished(ExecutionRecord),
+}
+
+/// A task handed to a poller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    /// The task token.
+    pub token: String,
+    /// The task's input, JSON text.
+    pub input: String,
+}
+
+/// Commands sent to the engine.
+#[allow(missing_docs)]
+pub enum Command {
+    CreateStateMachine {
+        name: String,
+        definition: String,
+        role_arn: String,
+        machine_type: String,
+        logging: String,
+        tracing: String,
+        tags: Vec<(String, String)>,
+        reply: Reply<(StateMachineRecord, bool)>,
+    },
+    UpdateStateMachine {
+        arn: String,
+        definition: Option<String>,
+        role_arn: Option<String>,
+        logging: Option<String>,
+        tracing: Option<String>,
+        reply: Reply<StateMachineRecord>,
+    },
+    DeleteStateMachine {
+        arn: String,
+        reply: Reply<()>,
+    },
+    DescribeStateMachine {
+        arn: String,
+        reply: Reply<StateMachineRecord>,
+    },
+    ListStateMachines {
+        reply: Reply<Vec<StateMachineRecord>>,
+    },
+    CreateActivity {
+        name: String,
+        tags: Vec<(String, String)>,
+        reply: Reply<ActivityRecord>,
+    },
+    DeleteActivity {
+        arn: String,
+        reply: Reply<()>,
+    },
+    DescribeActivity {
+        arn: String,
+        reply: Reply<ActivityRecord>,
+    },
+    ListActivities {
+        reply: Reply<Vec<ActivityRecord>>,
+    },
+    StartExecution {
+        machine_arn: String,
+        name: Option<String>,
+        input: String,
+        sync: bool,
+        reply: Reply<Started>,
+    },
+    StopExecution {
+        arn: String,
+        error: Option<String>,
+        cause: Option<String>,
+        reply: Reply<i64>,
+    },
+    /// Answers from memory for running and recent EXPRESS executions; `None`: ask the store.
+    DescribeExecution {
+        arn: String,
+        reply: Reply<Option<ExecutionRecord>>,
+    },
+    GetActivityTask {
+        activity: String,
+        worker: String,
+        reply: Reply<Option<ActivityTask>>,
+    },
+    SendTaskSuccess {
+        token: String,
+        output: String,
+        reply: Reply<()>,
+    },
+    SendTaskFailure {
+        token: String,
+        error: String,
+        cause: String,
+        reply: Reply<()>,
+    },
+    SendTaskHeartbeat {
+        token: String,
+        reply: Reply<()>,
+    },
+    TagResource {
+        arn: String,
+        tags: Vec<(String, String)>,
+        reply: Reply<()>,
+    },
+    UntagResource {
+        arn: String,
+        keys: Vec<String>,
+        reply: Reply<()>,
+    },
+    ListTags {
+        arn: String,
+        reply: Reply<Vec<(String, String)>>,
+    },
+}
+
+/// A cloneable handle to the engine task.
+#[derive(Clone)]
+pub struct EngineHandle {
+    tx: mpsc::Sender<Command>,
+    store: Arc<dyn Store>,
+}
+
+impl EngineHandle {
+    /// Sends a command and waits for its answer.
+    pub async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(make(tx))
+            .await
+            .map_err(|_| ApiError::unavailable("The coordinator is shutting down"))?;
+        rx.await
+            .map_err(|_| ApiError::unavailable("The coordinator is shutting down"))?
+    }
+
+    /// Sends a command whose answer the caller awaits itself (long polls).
+    pub async fn call_raw(&self, cmd: Command) -> Result<(), ApiError> {
+        self.tx
+            .send(cmd)
+            .await
+            .map_err(|_| ApiError::unavailable("The coordinator is shutting down"))
+    }
+
+    /// The store, for reads that need no engine state.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}
+
+struct Exec {
+    rec: ExecutionRecord,
+    machine: Arc<StateMachine>,
+    rt: Runtime,
+    context: Value,
+    express: bool,
+    waiters: Vec<Reply<Started>>,
+    /// The parent execution and the task that waits on this one.
+    parent: Option<(String, i64, ChildMode)>,
+}
+
+struct Poller {
+    worker: String,
+    reply: Reply<Option<ActivityTask>>,
+}
+
+#[derive(Default)]
+struct Queue {
+    tasks: VecDeque<(String, i64)>,
+    pollers: VecDeque<Poller>,
+}
+
+type Effect = Box<dyn FnOnce(bool) + Send>;
+
+/// The engine state, owned by its task.
+pub struct Engine {
+    cfg: EngineConfig,
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    signer: TokenSigner,
+    machines: HashMap<String, MachineEntry>,
+    activities: BTreeMap<String, ActivityRecord>,
+    tags: HashMap<String, BTreeMap<String, String>>,
+    execs: HashMap<String, Exec>,
+    express_done: VecDeque<String>,
+    express_records: HashMap<String, ExecutionRecord>,
+    queues: HashMap<String, Queue>,
+    timers: BinaryHeap<Reverse<(i64, String)>>,
+    batch: Batch,
+    effects: Vec<Effect>,
+    dirty: HashSet<String>,
+    events: HashMap<String, Vec<EventRecord>>,
+    vars: Variables,
+    pending_dispatch: Vec<String>,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store failed to load.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+impl Engine {
+    /// Loads the store and resumes every running execution.
+    pub fn load(
+        cfg: EngineConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, StartError> {
+        let snap = store.load()?;
+        let mut batch = Batch::default();
+        let key = match snap.meta.iter().find(|(k, _)| k == "token_key") {
+            Some((_, v)) => v.clone(),
+            None => {
+                let k = format!(
+                    "{}{}",
+                    uuid::Uuid::new_v4().simple(),
+                    uuid::Uuid::new_v4().simple()
+                );
+                batch.push(Write::PutMeta {
+                    key: "token_key".into(),
+                    value: k.clone(),
+                });
+                k
+            }
+        };
+        let mut e = Engine {
+            cfg,
+            store,
+            clock,
+            signer: TokenSigner::new(key.into_bytes()),
+            machines: HashMap::new(),
+            activities: BTreeMap::new(),
+            tags: HashMap::new(),
+            execs: HashMap::new(),
+            express_done: VecDeque::new(),
+            express_records: HashMap::new(),
+            queues: HashMap::new(),
+            timers: BinaryHeap::new(),
+            batch,
+            effects: Vec::new(),
+            dirty: HashSet::new(),
+            events: HashMap::new(),
+            vars: Variables::new(),
+            pending_dispatch: Vec::new(),
+        };
+        for rec in snap.state_machines {
+            let opts = CompileOptions {
+                machine_type: machine_type(&rec.machine_type),
+            };
+            match compile_str(&rec.definition, opts) {
+                Ok(m) => {
+                    e.machines.insert(
+                        rec.arn.clone(),
+                        MachineEntry {
+                            compiled: Arc::new(m),
+                            rec,
+                        },
+                    );
+                }
+                Err(err) => {
+                    tracing::error!(arn = %rec.arn, %err, "stored state machine no longer compiles; skipped")
+                }
+            }
+        }
+        for a in snap.activities {
+            e.activities.insert(a.arn.clone(), a);
+        }
+        for (res, k, v) in snap.tags {
+            e.tags.entry(res).or_default().insert(k, v);
+        }
+        let now = e.clock.now_ms();
+        for rec in snap.running {
+            let Some(rt_text) = rec.runtime.clone() else {
+                continue;
+            };
+            let rt: Runtime = match serde_json::from_str(&rt_text) {
+                Ok(rt) => rt,
+                Err(err) => {
+                    tracing::error!(arn = %rec.arn, %err, "stored runtime state is unreadable; execution skipped");
+                    continue;
+                }
+            };
+            let opts = CompileOptions {
+                machine_type: MachineType::Standard,
+            };
+            let machine = match compile_str(&rec.definition, opts) {
+                Ok(m) => Arc::new(m),
+                Err(err) => {
+                    tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
+                    continue;
+                }
+            };
+            let context = base_context(&rec, &machine_name(&rec.state_machine_arn));
+            let exec = Exec {
+                rec,
+                machine,
+                rt,
+                context,
+                express: false,
+                waiters: Vec::new(),
+                parent: None,
+            };
+            e.resume(exec, now);
+        }
+        // Re-link children to their parents.
+        let links: Vec<(String, String, i64, ChildMode)> = e
+            .execs
+            .values()
+            .flat_map(|x| {
+                let parent = x.rec.arn.clone();
+                x.rt.child_tasks()
+                    .into_iter()
+                    .map(move |(id, child)| (child, parent.clone(), id, ChildMode::Sync))
+            })
+            .collect();
+        for (child, parent, id, mode) in links {
+            if let Some(c) = e.execs.get_mut(&child) {
+                c.parent = Some((parent, id, mode));
+            }
+        }
+        Ok(e)
+    }
+
+    fn resume(&mut self, exec: Exec, _now: i64) {
+        if let Some(d) = exec.rt.next_deadline() {
+            self.timers.push(Reverse((d, exec.rec.arn.clone())));
+        }
+        for (activity, id) in exec.rt.unstarted_activities() {
+            self.queues
+                .entry(activity)
+                .or_default()
+                .tasks
+                .push_back((exec.rec.arn.clone(), id));
+        }
+        self.execs.insert(exec.rec.arn.clone(), exec);
+    }
+
+    /// Starts the engine task; it stops when `cancel` fires or every handle is dropped.
+    pub fn spawn(self, cancel: CancellationToken) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+        let (tx, rx) = mpsc::channel(65_536);
+        let handle = EngineHandle {
+            tx,
+            store: self.store.clone(),
+        };
+        let join = tokio::spawn(self.run(rx, cancel));
+        (handle, join)
+    }
+
+    async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        // Fire whatever became due while the server was down.
+        self.fire_due_timers();
+        self.flush().await;
+        loop {
+            let next = self.timers.peek().map(|Reverse((t, _))| *t);
+            let sleep = async {
+                match next {
+                    Some(t) => {
+                        let wait = (t - self.clock.now_ms()).max(0) as u64;
+                        tokio::time::sleep(Duration::from_millis(wait)).await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                cmd = rx.recv() => match cmd {
+                    Some(c) => self.handle(c),
+                    None => break,
+                },
+                _ = sleep => {}
+                _ = cancel.cancelled() => break,
+            }
+            for _ in 0..4096 {
+                match rx.try_recv() {
+                    Ok(c) => self.handle(c),
+                    Err(_) => break,
+                }
+            }
+            self.fire_due_timers();
+            self.flush().await;
+        }
+        self.flush().await;
+    }
+
+    /// Commits the round, then performs its effects.
+    async fn flush(&mut self) {
+        for arn in std::mem::take(&mut self.dirty) {
+            if let Some(x) = self.execs.get(&arn) {
+                if x.express {
+                    continue;
+                }
+                let mut rec = x.rec.clone();
+                rec.runtime = Some(serde_json::to_string(&x.rt).unwrap_or_default());
+                self.batch.push(Write::PutExecution(rec));
+            }
+        }
+        for (execution, events) in std::mem::take(&mut self.events) {
+            self.batch.push(Write::AppendEvents { execution, events });
+        }
+        let mut ok = true;
+        if !self.batch.is_empty() {
+            let batch = std::mem::take(&mut self.batch);
+            let store = self.store.clone();
+            ok = match tokio::task::spawn_blocking(move || store.commit(&batch)).await {
+                Ok(Ok(())) => true,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "commit failed");
+                    false
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "commit task failed");
+                    false
+                }
+            };
+        }
+        for eff in std::mem::take(&mut self.effects) {
+            eff(ok);
+        }
+    }
+
+    fn reply<T: Send + 'static>(&mut self, reply: Reply<T>, value: Result<T, ApiError>) {
+        self.effects.push(Box::new(move |ok| {
+            let v = if ok {
+                value
+            } else {
+                Err(ApiError::internal(
+                    "The change could not be stored; try again",
+                ))
+            };
+            let _ = reply.send(v);
+        }));
+    }
+
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::CreateStateMachine {
+                name,
+                definition,
+                role_arn,
+                machine_type: ty,
+                logging,
+                tracing,
+                tags,
+                reply,
+            } => {
+                let r = self
+                    .create_state_machine(name, definition, role_arn, ty, logging, tracing, tags);
+                self.reply(reply, r);
+            }
+            Command::UpdateStateMachine {
+                arn,
+                definition,
+                role_arn,
+                logging,
+                tracing,
+                reply,
+            } => {
+                let r = self.update_state_machine(arn, definition, role_arn, logging, tracing);
+                self.reply(reply, r);
+            }
+            Command::DeleteStateMachine { arn, reply } => {
+                let r = self.machine(&arn).map(|_| ());
+                if r.is_ok() {
+                    self.machines.remove(&arn);
+                    self.tags.remove(&arn);
+                    self.batch.push(Write::DeleteStateMachine(arn.clone()));
+                    self.batch.push(Write::ClearTags(arn));
+                }
+                self.reply(reply, r);
+            }
+            Command::DescribeStateMachine { arn, reply } => {
+                let r = self.machine(&arn).map(|m| m.rec.clone());
+                self.reply(reply, r);
+            }
+            Command::ListStateMachines { reply } => {
+                let mut v: Vec<_> = self.machines.values().map(|m| m.rec.clone()).collect();
+                v.sort_by(|a, b| a.name.cmp(&b.name));
+                self.reply(reply, Ok(v));
+            }
+            Command::CreateActivity { name, tags, reply } => {
+                let r = self.create_activity(name, tags);
+                self.reply(reply, r);
+            }
+            Command::DeleteActivity { arn, reply } => {
+                if self.activities.remove(&arn).is_some() {
+                    self.batch.push(Write::DeleteActivity(arn.clone()));
+                    self.batch.push(Write::ClearTags(arn.clone()));
+                    self.tags.remove(&arn);
+                }
+                // Parked pollers of a deleted activity get an empty answer.
+                if let Some(q) = self.queues.remove(&arn) {
+                    for p in q.pollers {
+                        let _ = p.reply.send(Ok(None));
+                    }
+                }
+                self.reply(reply, Ok(()));
+            }
+            Command::DescribeActivity { arn, reply } => {
+                let r = self.activities.get(&arn).cloned().ok_or_else(|| {
+                    ApiError::activity_does_not_exist(format!("Activity Does Not Exist: '{arn}'"))
+                });
+                self.reply(reply, r);
+            }
+            Command::ListActivities { reply } => {
+                let v = self.activities.values().cloned().collect();
+                self.reply(reply, Ok(v));
+            }
+            Command::StartExecution {
+                machine_arn,
+                name,
+                input,
+                sync,
+                reply,
+            } => match self.start_execution(machine_arn, name, input, sync, None) {
+                Err(e) => self.reply(reply, Err(e)),
+                Ok((arn, _)) if sync => {
+                    if let Some(x) = self.execs.get_mut(&arn) {
+                        x.waiters.push(reply);
+                    } else if let Some(rec) = self.express_records.get(&arn).cloned() {
+                        self.reply(reply, Ok(Started::Finished(rec)));
+                    } else {
+                        self.reply(
+                            reply,
+                            Err(ApiError::internal(
+                                "The execution ended but its record is gone",
+                            )),
+                        );
+                    }
+                }
+                Ok((arn, start)) => self.reply(reply, Ok(Started::Running { arn, start })),
+            },
+            Command::StopExecution {
+                arn,
+                error,
+                cause,
+                reply,
+            } => {
+                let r = self.stop_execution(&arn, error, cause);
+                self.reply(reply, r);
+            }
+            Command::DescribeExecution { arn, reply } => {
+                let r = self
+                    .execs
+                    .get(&arn)
+                    .map(|x| x.rec.clone())
+                    .or_else(|| self.express_records.get(&arn).cloned());
+                self.reply(reply, Ok(r));
+            }
+            Command::GetActivityTask {
+                activity,
+                worker,
+                reply,
+            } => self.poll(activity, worker, reply),
+            Command::SendTaskSuccess {
+                token,
+                output,
+                reply,
+            } => {
+                let r = serde_json::from_str::<Value>(&output)
+                    .map_err(|e| {
+                        ApiError::invalid_output(format!(
+                            "Invalid output: the output is not valid JSON: {e}"
+                        ))
+                    })
+                    .and_then(|v| self.task_answer(&token, Ok(v)));
+                self.reply(reply, r);
+            }
+            Command::SendTaskFailure {
+                token,
+                error,
+                cause,
+                reply,
+            } => {
+                let r = self.task_answer(&token, Err(StatesError::new(error, cause)));
+                self.reply(reply, r);
+            }
+            Command::SendTaskHeartbeat { token, reply } => {
+                let r = self.heartbeat(&token);
+                self.reply(reply, r);
+            }
+            Command::TagResource { arn, tags, reply } => {
+                let r = self.check_taggable(&arn).map(|_| {
+                    let entry = self.tags.entry(arn.clone()).or_default();
+                    for (k, v) in &tags {
+                        entry.insert(k.clone(), v.clone());
+                    }
+                    self.batch.push(Write::PutTags {
+                        resource: arn,
+                        tags,
+                    });
+                });
+                self.reply(reply, r);
+            }
+            Command::UntagResource { arn, keys, reply } => {
+                let r = self.check_taggable(&arn).map(|_| {
+                    if let Some(t) = self.tags.get_mut(&arn) {
+                        for k in &keys {
+                            t.remove(k);
+                        }
+                    }
+                    self.batch.push(Write::RemoveTags {
+                        resource: arn,
+                        keys,
+                    });
+                });
+                self.reply(reply, r);
+            }
+            Command::ListTags { arn, reply } => {
+                let r = self.check_taggable(&arn).map(|_| {
+                    self.tags
+                        .get(&arn)
+                        .map(|t| t.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                        .unwrap_or_default()
+                });
+                self.reply(reply, r);
+            }
+        }
+    }
+
+    fn check_taggable(&self, arn: &str) -> Result<(), ApiError> {
+        if self.machines.contains_key(arn) || self.activities.contains_key(arn) {
+            Ok(())
+        } else if arn::parse(arn).is_none() {
+            Err(ApiError::invalid_arn(format!("Invalid Arn: '{arn}'")))
+        } else {
+            Err(ApiError::resource_not_found(format!(
+                "Resource not found: '{arn}'"
+            )))
+        }
+    }
+
+    fn machine(&self, arn: &str) -> Result<&MachineEntry, ApiError> {
+        if !arn::is_state_machine(arn) {
+            return Err(ApiError::invalid_arn(format!(
+                "Invalid State Machine Arn: '{arn}'"
+            )));
+        }
+        self.machines.get(arn).ok_or_else(|| {
+            ApiError::state_machine_does_not_exist(format!("State Machine Does Not Exist: '{arn}'"))
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_state_machine(
+        &mut self,
+        name: String,
+        definition: String,
+        role_arn: String,
+        ty: String,
+        logging: String,
+        tracing: String,
+        tags: Vec<(String, String)>,
+    ) -> Result<(StateMachineRecord, bool), ApiError> {
+        arn::check_name(&name).map_err(ApiError::invalid_name)?;
+        let mt = match ty.as_str() {
+            "STANDARD" => MachineType::Standard,
+            "EXPRESS" => MachineType::Express,
+            other => {
+                return Err(ApiError::validation(format!(
+                    "Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+                )));
+            }
+        };
+        let compiled = compile_str(&definition, CompileOptions { machine_type: mt })
+            .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+        let arn = self.cfg.scope.state_machine(&name);
+        if let Some(existing) = self.machines.get(&arn) {
+            let r = &existing.rec;
+            if r.definition == definition && r.role_arn == role_arn && r.machine_type == ty {
+                return Ok((r.clone(), false));
+            }
+            return Err(ApiError::state_machine_already_exists(format!(
+                "State Machine Already Exists: '{arn}'"
+            )));
+        }
+        let now = self.clock.now_ms();
+        let rec = StateMachineRecord {
+            arn: arn.clone(),
+            name,
+            definition,
+            role_arn,
+            machine_type: ty,
+            created: now,
+            updated: now,
+            logging,
+            tracing,
+            revision_id: uuid::Uuid::new_v4().to_string(),
+            description: String::new(),
+        };
+        self.batch.push(Write::PutStateMachine(rec.clone()));
+        if !tags.is_empty() {
+            let entry = self.tags.entry(arn.clone()).or_default();
+            for (k, v) in &tags {
+                entry.insert(k.clone(), v.clone());
+            }
+            self.batch.push(Write::PutTags {
+                resource: arn.clone(),
+                tags,
+            });
+        }
+        self.machines.insert(
+            arn,
+            MachineEntry {
+                rec: rec.clone(),
+                compiled: Arc::new(compiled),
+            },
+        );
+        Ok((rec, true))
+    }
+
+    fn update_state_machine(
+        &mut self,
+        arn: String,
+        definition: Option<String>,
+        role_arn: Option<String>,
+        logging: Option<String>,
+        tracing: Option<String>,
+    ) -> Result<StateMachineRecord, ApiError> {
+        let entry = self.machine(&arn)?.clone();
+        let mut rec = entry.rec;
+        let mut compiled = entry.compiled;
+        if let Some(d) = definition {
+            let m = compile_str(
+                &d,
+                CompileOptions {
+                    machine_type: machine_type(&rec.machine_type),
+                },
+            )
+            .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+            compiled = Arc::new(m);
+            rec.definition = d;
+        }
+        if let Some(r) = role_arn {
+            rec.role_arn = r;
+        }
+        if let Some(l) = logging {
+            rec.logging = l;
+        }
+        if let Some(t) = tracing {
+            rec.tracing = t;
+        }
+        rec.updated = self.clock.now_ms();
+        rec.revision_id = uuid::Uuid::new_v4().to_string();
+        self.batch.push(Write::PutStateMachine(rec.clone()));
+        self.machines.insert(
+            arn,
+            MachineEntry {
+                rec: rec.clone(),
+                compiled,
+            },
+        );
+        Ok(rec)
+    }
+
+    fn create_activity(
+        &mut self,
+        name: String,
+        tags: Vec<(String, String)>,
+    ) -> Result<ActivityRecord, ApiError> {
+        arn::check_name(&name).map_err(ApiError::invalid_name)?;
+        let arn = self.cfg.scope.activity(&name);
+        if let Some(a) = self.activities.get(&arn) {
+            return Ok(a.clone());
+        }
+        let rec = ActivityRecord {
+            arn: arn.clone(),
+            name,
+            created: self.clock.now_ms(),
+        };
+        self.batch.push(Write::PutActivity(rec.clone()));
+        if !tags.is_empty() {
+            let entry = self.tags.entry(arn.clone()).or_default();
+            for (k, v) in &tags {
+                entry.insert(k.clone(), v.clone());
+            }
+            self.batch.push(Write::PutTags {
+                resource: arn.clone(),
+                tags,
+            });
+        }
+        self.activities.insert(arn, rec.clone());
+        Ok(rec)
+    }
+
+    fn start_execution(
+        &mut self,
+        machine_arn: String,
+        name: Option<String>,
+        input: String,
+        sync: bool,
+        parent: Option<(String, i64, ChildMode)>,
+    ) -> Result<(String, i64), ApiError> {
+        let (entry, arn, input_value) =
+            match self.prepare_start(&machine_arn, name, &input, sync)? {
+                Prepared::New { entry, arn, input } => (entry, arn, input),
+                Prepared::Existing { arn, start } => return Ok((arn, start)),
+            };
+        let now = self.clock.now_ms();
+        let express = entry.rec.machine_type == "EXPRESS";
+        let rec = ExecutionRecord {
+            arn: arn.clone(),
+            state_machine_arn: machine_arn.clone(),
+            name: arn.rsplit(':').next().unwrap_or_default().to_owned(),
+            status: "RUNNING".into(),
+            input,
+            output: None,
+            error: None,
+            cause: None,
+            start: now,
+            stop: None,
+            definition: entry.rec.definition.clone(),
+            role_arn: entry.rec.role_arn.clone(),
+            revision_id: entry.rec.revision_id.clone(),
+            runtime: None,
+            parent: parent.as_ref().map(|p| p.0.clone()),
+        };
+        let seed = uuid::Uuid::new_v4().as_u64_pair().0;
+        let mut rt = Runtime::new(&entry.compiled, input_value.clone(), now, seed);
+        let limit = if express {
+            EXPRESS_MAX_MS
+        } else {
+            STANDARD_MAX_MS
+        };
+        rt.deadline = Some(rt.deadline.map_or(now + limit, |d| d.min(now + limit)));
+        let context = base_context(&rec, &entry.rec.name);
+        let mut exec = Exec {
+            rec,
+            machine: entry.compiled.clone(),
+            rt,
+            context,
+            express,
+            waiters: Vec::new(),
+            parent,
+        };
+        let started = json!({"executionStartedEventDetails": {
+            "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn,
+            "stateMachineArn": machine_arn}});
+        self.record(
+            &mut exec,
+            vec![NewEvent {
+                id: 1,
+                previous_id: 0,
+                timestamp: now,
+                event_type: "ExecutionStarted",
+                details: started,
+            }],
+        );
+        self.step(exec, |rt, cx| rt.drive(cx));
+        Ok((arn, now))
+    }
+
+    fn prepare_start(
+        &self,
+        machine_arn: &str,
+        name: Option<String>,
+        input: &str,
+        sync: bool,
+    ) -> Result<Prepared, ApiError> {
+        let entry = self.machine(machine_arn)?.clone();
+        if sync && entry.rec.machine_type != "EXPRESS" {
+            return Err(ApiError::state_machine_type_not_supported(
+                "This operation is only supported by EXPRESS state machines",
+            ));
+        }
+        if input.len() > stepwise_asl::step::MAX_PAYLOAD_BYTES {
+            return Err(ApiError::invalid_execution_input(format!(
+                "Input exceeds the maximum size of {} bytes",
+                stepwise_asl::step::MAX_PAYLOAD_BYTES
+            )));
+        }
+        let input_value: Value = serde_json::from_str(input).map_err(|e| {
+            ApiError::invalid_execution_input(format!(
+                "Invalid execution input: the input is not valid JSON: {e}"
+            ))
+        })?;
+        let name = match name {
+            Some(n) => {
+                arn::check_name(&n).map_err(ApiError::invalid_name)?;
+                n
+            }
+            None => uuid::Uuid::new_v4().to_string(),
+        };
+        let arn = if entry.rec.machine_type == "EXPRESS" {
+            format!(
+                "{}:{}",
+                arn::express_arn_for(machine_arn, &name),
+                uuid::Uuid::new_v4()
+            )
+        } else {
+            arn::execution_arn_for(machine_arn, &name)
+        };
+        if let Some(x) = self.execs.get(&arn) {
+            if x.rec.input == input {
+                return Ok(Prepared::Existing {
+                    arn,
+                    start: x.rec.start,
+                });
+            }
+            return Err(ApiError::execution_already_exists(format!(
+                "Execution Already Exists: '{arn}'"
+            )));
+        }
+        Ok(Prepared::New {
+            entry,
+            arn,
+            input: input_value,
+        })
+    }
+
+    /// Runs `op` on an execution's runtime, then records what it produced.
+    fn step(&mut self, mut exec: Exec, op: impl FnOnce(&mut Runtime, &mut Cx<'_>)) {
+        let now = self.clock.now_ms();
+        let arn = exec.rec.arn.clone();
+        let (events, requests) = {
+            let activities = &self.activities;
+            let exists = |a: &str| activities.contains_key(a);
+            let signer = &self.signer;
+            let token_for = |id: i64| signer.sign(&arn, id);
+            let mut cx = Cx {
+                machine: &exec.machine,
+                context: &mut exec.context,
+                vars: &self.vars,
+                now,
+                wait_scale: self.cfg.wait_scale,
+                events: Vec::new(),
+                requests: Vec::new(),
+                activity_exists: &exists,
+                token_for: &token_for,
+                region: &self.cfg.scope.region,
+                account: &self.cfg.scope.account,
+                execution_arn: &arn,
+            };
+            op(&mut exec.rt, &mut cx);
+            (cx.events, cx.requests)
+        };
+        self.record(&mut exec, events);
+        let mut children = Vec::new();
+        for r in requests {
+            match r {
+                Request::Timer { at } => self.timers.push(Reverse((at, arn.clone()))),
+                Request::Activity {
+                    activity,
+                    scheduled_id,
+                } => {
+                    self.queues
+                        .entry(activity.clone())
+                        .or_default()
+                        .tasks
+                        .push_back((arn.clone(), scheduled_id));
+                    self.pending_dispatch.push(activity);
+                }
+                Request::StartChild {
+                    scheduled_id,
+                    machine_arn,
+                    input,
+                    name,
+                    mode,
+                } => {
+                    children.push((scheduled_id, machine_arn, input, name, mode));
+                }
+            }
+        }
+        if let Some(d) = exec.rt.deadline {
+            if d <= now && exec.rt.result().is_none() {
+                self.finish(exec, Finish::TimedOut);
+                return;
+            }
+        }
+        match exec.rt.result().cloned() {
+            Some(Ok(output)) => self.finish(exec, Finish::Succeeded(output)),
+            Some(Err(e)) => self.finish(exec, Finish::Failed(e)),
+            None => {
+                if !exec.express {
+                    self.dirty.insert(arn.clone());
+                }
+                self.execs.insert(arn.clone(), exec);
+                for (scheduled_id, machine_arn, input, name, mode) in children {
+                    self.start_child(&arn, scheduled_id, machine_arn, input, name, mode);
+                }
+            }
+        }
+        self.dispatch_pending();
+    }
+
+    fn record(&mut self, exec: &mut Exec, events: Vec<NewEvent>) {
+        if exec.express || events.is_empty() {
+            return;
+        }
+        let list = self.events.entry(exec.rec.arn.clone()).or_default();
+        for e in events {
+            list.push(EventRecord {
+                id: e.id,
+                previous_id: e.previous_id,
+                timestamp: e.timestamp,
+                event_type: e.event_type.to_owned(),
+                details: e.details.to_string(),
+            });
+        }
+    }
+
+    fn finish(&mut self, mut exec: Exec, how: Finish) {
+        let now = self.clock.now_ms();
+        let (status, event_type, details) = match &how {
+            Finish::Succeeded(output) => {
+                let out = to_text(output);
+                exec.rec.output = Some(out.clone());
+                (
+                    "SUCCEEDED",
+                    "ExecutionSucceeded",
+                    json!({"executionSucceededEventDetails": {"output": out, "outputDetails": {"truncated": false}}}),
+                )
+            }
+            Finish::Failed(e) => {
+                exec.rec.error = Some(e.error.clone());
+                exec.rec.cause = Some(e.cause.clone());
+                (
+                    "FAILED",
+                    "ExecutionFailed",
+                    json!({"executionFailedEventDetails": {"error": e.error, "cause": e.cause}}),
+                )
+            }
+            Finish::TimedOut => {
+                exec.rec.error = Some(names::TIMEOUT.into());
+                exec.rec.cause = Some(String::new());
+                (
+                    "TIMED_OUT",
+                    "ExecutionTimedOut",
+                    json!({"executionTimedOutEventDetails": {"error": names::TIMEOUT}}),
+                )
+            }
+            Finish::Aborted { error, cause } => {
+                exec.rec.error = error.clone();
+                exec.rec.cause = cause.clone();
+                (
+                    "ABORTED",
+                    "ExecutionAborted",
+                    json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}),
+                )
+            }
+        };
+        let id = exec.rt.next_event_id;
+        exec.rt.next_event_id += 1;
+        let prev = id - 1;
+        self.record(
+            &mut exec,
+            vec![NewEvent {
+                id,
+                previous_id: prev,
+                timestamp: now,
+                event_type,
+                details,
+            }],
+        );
+        exec.rec.status = status.into();
+        exec.rec.stop = Some(now);
+        exec.rec.runtime = None;
+        let arn = exec.rec.arn.clone();
+        self.dirty.remove(&arn);
+        self.execs.remove(&arn);
+        if exec.express {
+            self.express_records.insert(arn.clone(), exec.rec.clone());
+            self.express_done.push_back(arn.clone());
+            while self.express_done.len() > EXPRESS_KEEP {
+                if let Some(old) = self.express_done.pop_front() {
+                    self.express_records.remove(&old);
+                }
+            }
+        } else {
+            self.batch.push(Write::PutExecution(exec.rec.clone()));
+        }
+        for w in exec.waiters.drain(..) {
+            let rec = exec.rec.clone();
+            self.reply(w, Ok(Started::Finished(rec)));
+        }
+        // Abort children still running (their parent is gone).
+        for (_, child) in exec.rt.child_tasks() {
+            if self.execs.contains_key(&child) {
+                let _ = self.stop_execution(
+                    &child,
+                    Some(names::RUNTIME.into()),
+                    Some(format!("Parent execution {arn} ended")),
+                );
+            }
+        }
+        if let Some((parent, scheduled_id, mode)) = exec.parent.take() {
+            let result = child_result(&exec.rec, mode);
+            self.deliver(&parent, scheduled_id, result);
+        }
+    }
+
+    fn deliver(
+        &mut self,
+        exec_arn: &str,
+        scheduled_id: i64,
+        result: Result<Value, StatesError>,
+    ) -> bool {
+        let Some(exec) = self.execs.remove(exec_arn) else {
+            return false;
+        };
+        let mut found = false;
+        self.step(exec, |rt, cx| {
+            found = rt.task_result(cx, scheduled_id, result)
+        });
+        found
+    }
+
+    fn start_child(
+        &mut self,
+        parent: &str,
+        scheduled_id: i64,
+        machine_arn: String,
+        input: Value,
+        name: Option<String>,
+        mode: ChildMode,
+    ) {
+        let link = matches!(mode, ChildMode::Sync | ChildMode::Sync2)
+            .then(|| (parent.to_owned(), scheduled_id, mode));
+        match self.start_execution(machine_arn, name, to_text(&input), false, link) {
+            Err(e) => {
+                let error = StatesError::new(
+                    format!(
+                        "StepFunctions.{}Exception",
+                        e.code.trim_end_matches("Exception")
+                    ),
+                    e.message,
+                );
+                self.deliver(parent, scheduled_id, Err(error));
+            }
+            Ok((arn, start)) => {
+                if mode == ChildMode::Fire {
+                    self.deliver(
+                        parent,
+                        scheduled_id,
+                        Ok(json!({"ExecutionArn": arn, "StartDate": start})),
+                    );
+                }
+            }
+        }
+    }
+
+    fn stop_execution(
+        &mut self,
+        arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<i64, ApiError> {
+        if arn::parse(arn).is_none() {
+            return Err(ApiError::invalid_arn(format!("Invalid Arn: '{arn}'")));
+        }
+        let Some(exec) = self.execs.remove(arn) else {
+            return Err(ApiError::execution_does_not_exist(format!(
+                "Execution Does Not Exist: '{arn}'"
+            )));
+        };
+        let now = self.clock.now_ms();
+        self.finish(exec, Finish::Aborted { error, cause });
+        Ok(now)
+    }
+
+    fn poll(&mut self, activity: String, worker: String, reply: Reply<Option<ActivityTask>>) {
+        if !self.activities.contains_key(&activity) {
+            let e = if arn::parse(&activity).is_none() {
+                ApiError::invalid_arn(format!("Invalid Arn: '{activity}'"))
+            } else {
+                ApiError::activity_does_not_exist(format!("Activity Does Not Exist: '{activity}'"))
+            };
+            return self.reply(reply, Err(e));
+        }
+        let q = self.queues.entry(activity.clone()).or_default();
+        q.pollers.retain(|p| !p.reply.is_closed());
+        if q.pollers.len() >= MAX_PARKED_POLLERS {
+            return self.reply(reply, Ok(None));
+        }
+        q.pollers.push_back(Poller { worker, reply });
+        self.dispatch(&activity);
+    }
+
+    fn dispatch_pending(&mut self) {
+        for a in std::mem::take(&mut self.pending_dispatch) {
+            self.dispatch(&a);
+        }
+    }
+
+    /// Hands queued tasks of `activity` to parked pollers whose connection is still open.
+    fn dispatch(&mut self, activity: &str) {
+        loop {
+            let Some(q) = self.queues.get_mut(activity) else {
+                return;
+            };
+            while q.pollers.front().is_some_and(|p| p.reply.is_closed()) {
+                q.pollers.pop_front();
+            }
+            if q.pollers.is_empty() || q.tasks.is_empty() {
+                return;
+            }
+            let Some((exec_arn, id)) = q.tasks.pop_front() else {
+                return;
+            };
+            let still_waiting = self
+                .execs
+                .get_mut(&exec_arn)
+                .is_some_and(|x| x.rt.task_waiting(id));
+            if !still_waiting {
+                continue;
+            }
+            let Some(q) = self.queues.get_mut(activity) else {
+                return;
+            };
+            let Some(poller) = q.pollers.pop_front() else {
+                return;
+            };
+            let Some(exec) = self.execs.remove(&exec_arn) else {
+                continue;
+            };
+            let mut input = None;
+            let worker = poller.worker.clone();
+            self.step(exec, |rt, cx| input = rt.task_started(cx, id, &worker));
+            let token = self.signer.sign(&exec_arn, id);
+            let task = input.map(|i| ActivityTask {
+                token,
+                input: to_text(&i),
+            });
+            self.reply(poller.reply, Ok(task));
+        }
+    }
+
+    fn resolve_token(&self, token: &str) -> Result<(String, i64), ApiError> {
+        let r = self
+            .signer
+            .verify(token)
+            .map_err(|e| ApiError::invalid_token(e.to_string()))?;
+        Ok((r.execution, r.scheduled_id))
+    }
+
+    fn task_answer(
+        &mut self,
+        token: &str,
+        result: Result<Value, StatesError>,
+    ) -> Result<(), ApiError> {
+        let (exec_arn, id) = self.resolve_token(token)?;
+        let timed_out = self
+            .execs
+            .get(&exec_arn)
+            .is_some_and(|x| x.rt.timed_out.contains(&id));
+        if timed_out {
+            return Err(ApiError::task_timed_out(
+                "Task Timed Out: the task's deadline passed before this answer",
+            ));
+        }
+        if !self.execs.contains_key(&exec_arn) {
+            return Err(ApiError::task_does_not_exist(
+                "Task Does Not Exist: the execution of this task is closed",
+            ));
+        }
+        if self.deliver(&exec_arn, id, result) {
+            Ok(())
+        } else {
+            Err(ApiError::task_does_not_exist(
+                "Task Does Not Exist: this task is already closed",
+            ))
+        }
+    }
+
+    fn heartbeat(&mut self, token: &str) -> Result<(), ApiError> {
+        let (exec_arn, id) = self.resolve_token(token)?;
+        let Some(exec) = self.execs.remove(&exec_arn) else {
+            return Err(ApiError::task_does_not_exist(
+                "Task Does Not Exist: the execution of this task is closed",
+            ));
+        };
+        let timed_out = exec.rt.timed_out.contains(&id);
+        let mut found = false;
+        self.step(exec, |rt, cx| found = rt.heartbeat(cx, id));
+        if timed_out {
+            Err(ApiError::task_timed_out("Task Timed Out"))
+        } else if found {
+            Ok(())
+        } else {
+            Err(ApiError::task_does_not_exist(
+                "Task Does Not Exist: this task is already closed",
+            ))
+        }
+    }
+
+    fn fire_due_timers(&mut self) {
+        let now = self.clock.now_ms();
+        let mut due = HashSet::new();
+        while let Some(Reverse((t, _))) = self.timers.peek() {
+            if *t > now {
+                break;
+            }
+            if let Some(Reverse((_, arn))) = self.timers.pop() {
+                due.insert(arn);
+            }
+        }
+        for arn in due {
+            let Some(exec) = self.execs.remove(&arn) else {
+                continue;
+            };
+            self.step(exec, |rt, cx| rt.fire_timers(cx));
+        }
+    }
+}
+
+enum Prepared {
+    New {
+        entry: MachineEntry,
+        arn: String,
+        input: Value,
+    },
+    Existing {
+        arn: String,
+        start: i64,
+    },
+}
+
+enum Finish {
+    Succeeded(Value),
+    Failed(StatesError),
+    TimedOut,
+    Aborted {
+        error: Option<String>,
+        cause: Option<String>,
+    },
+}
+
+fn machine_type(s: &str) -> MachineType {
+    if s == "EXPRESS" {
+        MachineType::Express
+    } else {
+        MachineType::Standard
+    }
+}
+
+fn machine_name(machine_arn: &str) -> String {
+    machine_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The context object's `Execution` and `StateMachine` parts.
+fn base_context(rec: &ExecutionRecord, machine_name: &str) -> Value {
+    let input: Value = serde_json::from_str(&rec.input).unwrap_or(Value::Null);
+    json!({
+        "Execution": {
+            "Id": rec.arn,
+            "Input": input,
+            "Name": rec.name,
+            "RoleArn": rec.role_arn,
+            "StartTime": iso8601(rec.start),
+            "RedriveCount": 0,
+        },
+        "StateMachine": {"Id": rec.state_machine_arn, "Name": machine_name},
+    })
+}
+
+/// What a finished child execution gives its parent's task.
+fn child_result(rec: &ExecutionRecord, mode: ChildMode) -> Result<Value, StatesError> {
+    let output = rec.output.as_deref().unwrap_or("null");
+    let mut describe = json!({
+        "ExecutionArn": rec.arn,
+        "StateMachineArn": rec.state_machine_arn,
+        "Name": rec.name,
+        "Status": rec.status,
+        "StartDate": rec.start,
+        "StopDate": rec.stop,
+        "Input": rec.input,
+        "InputDetails": {"Included": true},
+    });
+    if rec.status == "SUCCEEDED" {
+        describe["Output"] = if mode == ChildMode::Sync2 {
+            serde_json::from_str(output).unwrap_or(Value::Null)
+        } else {
+            Value::String(output.to_owned())
+        };
+        describe["OutputDetails"] = json!({"Included": true});
+        Ok(describe)
+    } else {
+        if let Some(e) = &rec.error {
+            describe["Error"] = json!(e);
+        }
+        if let Some(c) = &rec.cause {
+            describe["Cause"] = json!(c);
+        }
+        Err(StatesError::new(names::TASK_FAILED, to_text(&describe)))
+    }
+}

@@ -1,0 +1,1264 @@
+//! The runtime state of one execution — a tree of frames, one per running
+//! (sub-)machine: the top level, each Parallel branch, each Map iteration —
+//! and the code that drives it by asking `stepwise_asl::step` what happens
+//! next. Everything here is serializable: the engine persists it with every
+//! commit, and a restart resumes from it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::VecDeque;
+use stepwise_asl::model::{MapMode, StateKind, StateMachine};
+use stepwise_asl::step::{self, Action, Outcome, StepContext, WaitUntil};
+use stepwise_asl::{StatesError, Variables, names};
+
+/// The most events an execution's history may hold, as on AWS.
+pub const MAX_HISTORY_EVENTS: i64 = 25_000;
+
+/// How to find a nested machine from the top-level one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Nest {
+    /// Branch `index` of the Parallel state `state`.
+    Branch { state: String, index: usize },
+    /// The processor of the Map state `state`.
+    Processor { state: String },
+}
+
+/// Finds the machine a frame runs.
+pub fn machine_at<'a>(root: &'a StateMachine, path: &[Nest]) -> Option<&'a StateMachine> {
+    let mut m = root;
+    for n in path {
+        m = match n {
+            Nest::Branch { state, index } => match &m.state(state)?.kind {
+                StateKind::Parallel { branches } => branches.get(*index)?,
+                _ => return None,
+            },
+            Nest::Processor { state } => match &m.state(state)?.kind {
+                StateKind::Map(map) => &map.processor,
+                _ => return None,
+            },
+        };
+    }
+    Some(m)
+}
+
+/// What a task waits on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum TaskKind {
+    /// An activity task, handed to a poller of `activity`.
+    Activity { activity: String },
+    /// A callback: the task waits for `SendTaskSuccess`/`Failure` with its token.
+    Callback,
+    /// A nested execution on this coordinator (`states:startExecution.sync`).
+    ChildExecution { child: String, output_json: bool },
+}
+
+/// A task the frame waits on.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskWait {
+    /// The id of the scheduling event; the task token names it.
+    pub scheduled_id: i64,
+    pub kind: TaskKind,
+    pub resource: String,
+    pub input: Value,
+    /// Absolute deadline (ms) from `TimeoutSeconds`.
+    pub timeout_at: Option<i64>,
+    pub heartbeat_seconds: Option<u64>,
+    /// Absolute deadline (ms) of the next heartbeat, once started.
+    pub heartbeat_at: Option<i64>,
+    /// Handed to a worker (ActivityStarted recorded).
+    pub started: bool,
+    /// The event type prefix: `Activity` or `Task`.
+    pub event_prefix: String,
+}
+
+/// What a frame does after its state was entered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Pending {
+    /// The state must be entered (or re-entered for a retry).
+    Ready,
+    /// A Wait state or a Retry delay.
+    Timer {
+        id: i64,
+        until: i64,
+        /// `None`: re-enter (retry); `Some`: apply this outcome (Wait).
+        then: Option<StoredOutcome>,
+    },
+    /// Waiting for a task.
+    Task(TaskWait),
+    /// Waiting for branches or iterations.
+    Children(Box<Children>),
+    /// The frame finished.
+    Done(Result<Value, StatesError>),
+}
+
+/// An [`Outcome`] in a serializable form (only Next/End come out of a Wait).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum StoredOutcome {
+    Next { state: String, output: Value },
+    End { output: Value },
+}
+
+/// Branches of a Parallel state or iterations of a Map state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Children {
+    pub is_map: bool,
+    /// Distributed map: iteration events are not recorded in this history.
+    pub quiet: bool,
+    /// Running or finished children, by index.
+    pub frames: Vec<Option<Frame>>,
+    /// Map: items not yet started.
+    pub waiting: VecDeque<(usize, Value)>,
+    pub results: Vec<Option<Value>>,
+    pub max_concurrency: u64,
+    pub running: usize,
+    pub failed: usize,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+    pub total: usize,
+    pub error: Option<StatesError>,
+}
+
+/// One running (sub-)machine.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub path: Vec<Nest>,
+    /// The current state.
+    pub state: String,
+    /// Its raw input.
+    pub input: Value,
+    /// Whether `...StateEntered` was recorded for the current state.
+    pub entered: bool,
+    pub entered_id: i64,
+    pub entered_time: i64,
+    pub retry_counts: Vec<u32>,
+    /// The last event of this frame (`previousEventId` of the next one).
+    pub last_event: i64,
+    pub pending: Pending,
+    /// Events of this frame are not recorded (distributed map iterations).
+    pub quiet: bool,
+}
+
+impl Frame {
+    /// A frame about to enter `state` with `input`.
+    pub fn new(path: Vec<Nest>, state: String, input: Value, last_event: i64, quiet: bool) -> Self {
+        Self {
+            path,
+            state,
+            input,
+            entered: false,
+            entered_id: 0,
+            entered_time: 0,
+            retry_counts: Vec::new(),
+            last_event,
+            pending: Pending::Ready,
+            quiet,
+        }
+    }
+
+    /// Visits this frame and every descendant.
+    pub fn walk_mut(&mut self, f: &mut dyn FnMut(&mut Frame)) {
+        f(self);
+        if let Pending::Children(c) = &mut self.pending {
+            for ch in c.frames.iter_mut().flatten() {
+                ch.walk_mut(f);
+            }
+        }
+    }
+
+    /// Visits this frame and every descendant.
+    pub fn walk(&self, f: &mut dyn FnMut(&Frame)) {
+        f(self);
+        if let Pending::Children(c) = &self.pending {
+            for ch in c.frames.iter().flatten() {
+                ch.walk(f);
+            }
+        }
+    }
+}
+
+/// An execution's whole runtime state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Runtime {
+    pub next_event_id: i64,
+    pub root: Frame,
+    /// Execution deadline (ms) from the machine's `TimeoutSeconds`.
+    pub deadline: Option<i64>,
+    /// Next timer id.
+    pub next_timer: i64,
+    /// Seed for intrinsics and jitter; advanced per step.
+    pub seed: u64,
+    /// Task ids that timed out (so late answers get `TaskTimedOut`).
+    pub timed_out: Vec<i64>,
+}
+
+/// A history event produced while driving.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEvent {
+    pub id: i64,
+    pub previous_id: i64,
+    pub timestamp: i64,
+    pub event_type: &'static str,
+    pub details: Value,
+}
+
+/// Requests the driver makes of the engine; carried out after the round commits.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    /// Arm a timer at `at` (ms).
+    Timer { at: i64 },
+    /// Queue an activity task for pollers.
+    Activity { activity: String, scheduled_id: i64 },
+    /// Start a nested execution.
+    StartChild {
+        scheduled_id: i64,
+        machine_arn: String,
+        input: Value,
+        name: Option<String>,
+        mode: ChildMode,
+    },
+}
+
+/// How a parent waits on a nested execution.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChildMode {
+    /// `states:startExecution`: returns once started.
+    Fire,
+    /// `.sync`: output as a JSON string.
+    Sync,
+    /// `.sync:2`: output as JSON.
+    Sync2,
+    /// `.waitForTaskToken`.
+    Token,
+}
+
+/// What the driver needs from its surroundings.
+pub struct Cx<'a> {
+    pub machine: &'a StateMachine,
+    /// The context object; the driver sets `State` (and `Task`) in place before each step.
+    pub context: &'a mut Value,
+    pub vars: &'a Variables,
+    pub now: i64,
+    /// Wait and retry delays are multiplied by this (`--wait-time-scale`).
+    pub wait_scale: f64,
+    pub events: Vec<NewEvent>,
+    pub requests: Vec<Request>,
+    /// Whether an activity ARN exists.
+    pub activity_exists: &'a dyn Fn(&str) -> bool,
+    /// Makes the task token for a scheduling event id.
+    pub token_for: &'a dyn Fn(i64) -> String,
+    /// Region and account for resources.
+    pub region: &'a str,
+    pub account: &'a str,
+    /// Execution ARN, for child execution names.
+    pub execution_arn: &'a str,
+}
+
+impl Runtime {
+    /// A new runtime starting at the machine's `StartAt` with `input`.
+    pub fn new(machine: &StateMachine, input: Value, now: i64, seed: u64) -> Self {
+        Self {
+            next_event_id: 2,
+            root: Frame::new(Vec::new(), machine.start_at.clone(), input, 1, false),
+            deadline: machine.timeout_seconds.map(|s| now + (s as i64) * 1000),
+            next_timer: 1,
+            seed,
+            timed_out: Vec::new(),
+        }
+    }
+
+    fn emit(
+        &mut self,
+        cx: &mut Cx<'_>,
+        frame_last: &mut i64,
+        quiet: bool,
+        event_type: &'static str,
+        details: Value,
+    ) -> i64 {
+        if quiet {
+            return *frame_last;
+        }
+        let id = self.next_event_id;
+        self.next_event_id += 1;
+        cx.events.push(NewEvent {
+            id,
+            previous_id: *frame_last,
+            timestamp: cx.now,
+            event_type,
+            details,
+        });
+        *frame_last = id;
+        id
+    }
+
+    /// Drives the whole tree until every frame is blocked or the root is done.
+    pub fn drive(&mut self, cx: &mut Cx<'_>) {
+        let mut root = std::mem::replace(
+            &mut self.root,
+            Frame::new(Vec::new(), String::new(), Value::Null, 0, true),
+        );
+        self.drive_frame(cx, &mut root);
+        self.root = root;
+    }
+
+    fn drive_frame(&mut self, cx: &mut Cx<'_>, f: &mut Frame) {
+        // Bound the work of one drive so a cycle of Pass states cannot spin forever:
+        // the history limit stops it.
+        loop {
+            if self.next_event_id > MAX_HISTORY_EVENTS + 1 {
+                if !matches!(f.pending, Pending::Done(_)) {
+                    f.pending = Pending::Done(Err(StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "The execution reached the maximum number of history events ({MAX_HISTORY_EVENTS})."
+                        ),
+                    )));
+                }
+                return;
+            }
+            match &mut f.pending {
+                Pending::Ready => self.enter(cx, f),
+                Pending::Children(_) => {
+                    if !self.drive_children(cx, f) {
+                        return;
+                    }
+                }
+                Pending::Timer { .. } | Pending::Task(_) | Pending::Done(_) => return,
+            }
+        }
+    }
+
+    fn set_state_context(&self, cx: &mut Cx<'_>, f: &Frame, token: Option<String>) {
+        if let Value::Object(o) = cx.context {
+            o.insert(
+                "State".to_owned(),
+                json!({
+                    "Name": f.state,
+                    "EnteredTime": crate::time::iso8601(f.entered_time),
+                    "RetryCount": f.retry_counts.iter().sum::<u32>(),
+                }),
+            );
+            match token {
+                Some(t) => {
+                    o.insert("Task".to_owned(), json!({ "Token": t }));
+                }
+                None => {
+                    o.remove("Task");
+                }
+            }
+        }
+    }
+
+    fn enter(&mut self, cx: &mut Cx<'_>, f: &mut Frame) {
+        let machine = cx.machine;
+        let Some(state) = machine_at(machine, &f.path).and_then(|m| m.state(&f.state)) else {
+            f.pending = Pending::Done(Err(StatesError::runtime(format!(
+                "State '{}' does not exist",
+                f.state
+            ))));
+            return;
+        };
+        let type_name = state.kind.type_name();
+        if !f.entered {
+            f.entered = true;
+            f.entered_time = cx.now;
+            let details = json!({"stateEnteredEventDetails": {
+                "name": f.state, "input": to_text(&f.input), "inputDetails": {"truncated": false}}});
+            f.entered_id = self.emit(
+                cx,
+                &mut f.last_event,
+                f.quiet,
+                entered_type(type_name),
+                details,
+            );
+        }
+        // The token of a task scheduled by this step names the scheduling event,
+        // which is the next one (entering events were recorded above).
+        let token =
+            matches!(state.kind, StateKind::Task(_)).then(|| (cx.token_for)(self.next_event_id));
+        self.set_state_context(cx, f, token);
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let sc = StepContext {
+            context: cx.context,
+            vars: cx.vars,
+            entered_event_id: f.entered_id as u64,
+            seed: self.seed,
+        };
+        let action = step::enter(state, &f.input, &f.retry_counts, &sc);
+        match action {
+            Action::Complete(o) => self.apply(cx, f, o),
+            Action::Wait { until, then } => {
+                let until_ms = match until {
+                    WaitUntil::Seconds(s) => cx.now + scale(s as f64 * 1000.0, cx.wait_scale),
+                    WaitUntil::Timestamp(t) => {
+                        let at = t.timestamp_millis();
+                        if at <= cx.now {
+                            cx.now
+                        } else {
+                            cx.now + scale((at - cx.now) as f64, cx.wait_scale)
+                        }
+                    }
+                };
+                let stored = match then {
+                    Outcome::Next { state, output } => StoredOutcome::Next { state, output },
+                    Outcome::End { output } => StoredOutcome::End { output },
+                    other => return self.apply(cx, f, other),
+                };
+                let id = self.next_timer;
+                self.next_timer += 1;
+                f.pending = Pending::Timer {
+                    id,
+                    until: until_ms,
+                    then: Some(stored),
+                };
+                cx.requests.push(Request::Timer { at: until_ms });
+            }
+            Action::RunTask {
+                resource,
+                input,
+                timeout_seconds,
+                heartbeat_seconds,
+            } => {
+                self.schedule_task(cx, f, resource, input, timeout_seconds, heartbeat_seconds);
+            }
+            Action::RunBranches { input } => {
+                let StateKind::Parallel { branches } = &state.kind else {
+                    return;
+                };
+                let id = self.emit(
+                    cx,
+                    &mut f.last_event,
+                    f.quiet,
+                    "ParallelStateStarted",
+                    json!({}),
+                );
+                let frames = branches
+                    .iter()
+                    .enumerate()
+                    .map(|(i, b)| {
+                        let mut path = f.path.clone();
+                        path.push(Nest::Branch {
+                            state: f.state.clone(),
+                            index: i,
+                        });
+                        Some(Frame::new(
+                            path,
+                            b.start_at.clone(),
+                            input.clone(),
+                            id,
+                            f.quiet,
+                        ))
+                    })
+                    .collect::<Vec<_>>();
+                let n = frames.len();
+                f.pending = Pending::Children(Box::new(Children {
+                    is_map: false,
+                    quiet: f.quiet,
+                    frames,
+                    waiting: VecDeque::new(),
+                    results: vec![None; n],
+                    max_concurrency: 0,
+                    running: n,
+                    failed: 0,
+                    tolerated_count: None,
+                    tolerated_percentage: None,
+                    total: n,
+                    error: None,
+                }));
+            }
+            Action::RunIterations {
+                items,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            } => {
+                let StateKind::Map(m) = &state.kind else {
+                    return;
+                };
+                let distributed = m.mode == MapMode::Distributed;
+                let n = items.len();
+                self.emit(
+                    cx,
+                    &mut f.last_event,
+                    f.quiet,
+                    "MapStateStarted",
+                    json!({"mapStateStartedEventDetails": {"length": n}}),
+                );
+                if distributed {
+                    let run_arn = format!(
+                        "{}/{}:{}",
+                        cx.execution_arn.replacen(":execution:", ":mapRun:", 1),
+                        m.label.as_deref().unwrap_or(&f.state),
+                        self.next_event_id
+                    );
+                    self.emit(
+                        cx,
+                        &mut f.last_event,
+                        f.quiet,
+                        "MapRunStarted",
+                        json!({"mapRunStartedEventDetails": {"mapRunArn": run_arn}}),
+                    );
+                }
+                f.pending = Pending::Children(Box::new(Children {
+                    is_map: true,
+                    quiet: f.quiet || distributed,
+                    frames: (0..n).map(|_| None).collect(),
+                    waiting: items.into_iter().enumerate().collect(),
+                    results: vec![None; n],
+                    max_concurrency,
+                    running: 0,
+                    failed: 0,
+                    tolerated_count: tolerated_failure_count,
+                    tolerated_percentage: tolerated_failure_percentage,
+                    total: n,
+                    error: None,
+                }));
+            }
+        }
+    }
+
+    fn schedule_task(
+        &mut self,
+        cx: &mut Cx<'_>,
+        f: &mut Frame,
+        resource: String,
+        input: Value,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    ) {
+        let scheduled_id = self.next_event_id;
+        let (kind, prefix) = match classify_resource(&resource) {
+            Resource::Activity => {
+                if !(cx.activity_exists)(&resource) {
+                    let e = StatesError::runtime(format!(
+                        "An error occurred while executing the state '{}' (entered at the event id #{}). The activity {} does not exist.",
+                        f.state, f.entered_id, resource
+                    ));
+                    return self.apply(cx, f, Outcome::Fail(e));
+                }
+                (
+                    TaskKind::Activity {
+                        activity: resource.clone(),
+                    },
+                    "Activity",
+                )
+            }
+            Resource::StartExecution(mode) => {
+                let Some(machine_arn) = input
+                    .get("StateMachineArn")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                else {
+                    let e = StatesError::new(
+                        names::RUNTIME,
+                        format!(
+                            "An error occurred while executing the state '{}' (entered at the event id #{}). The field 'StateMachineArn' is required for {}",
+                            f.state, f.entered_id, resource
+                        ),
+                    );
+                    return self.apply(cx, f, Outcome::Fail(e));
+                };
+                let child_input = match input.get("Input") {
+                    None => json!({}),
+                    Some(Value::String(s)) => {
+                        serde_json::from_str(s).unwrap_or(Value::String(s.clone()))
+                    }
+                    Some(v) => v.clone(),
+                };
+                let name = input.get("Name").and_then(Value::as_str).map(str::to_owned);
+                let child =
+                    crate::arn::execution_arn_for(&machine_arn, name.as_deref().unwrap_or(""));
+                cx.requests.push(Request::StartChild {
+                    scheduled_id,
+                    machine_arn,
+                    input: child_input,
+                    name,
+                    mode,
+                });
+                let kind = match mode {
+                    ChildMode::Token => TaskKind::Callback,
+                    _ => TaskKind::ChildExecution {
+                        child,
+                        output_json: mode == ChildMode::Sync2,
+                    },
+                };
+                (kind, "Task")
+            }
+            Resource::Unsupported => {
+                let e = StatesError::new(
+                    names::TASK_FAILED,
+                    format!(
+                        "The resource '{resource}' is not supported by this coordinator: Task states can run activities and states:startExecution(.sync, .sync:2, .waitForTaskToken)."
+                    ),
+                );
+                // Not retriable/catchable differently from any task failure.
+                let raw = f.input.clone();
+                return self.complete_task(cx, f, &raw, Err(e));
+            }
+        };
+        let details_key = if prefix == "Activity" {
+            "activityScheduledEventDetails"
+        } else {
+            "taskScheduledEventDetails"
+        };
+        let mut details = json!({"resource": resource, "input": to_text(&input), "inputDetails": {"truncated": false}});
+        if let Some(t) = timeout_seconds {
+            details["timeoutInSeconds"] = json!(t);
+        }
+        if let Some(h) = heartbeat_seconds {
+            details["heartbeatInSeconds"] = json!(h);
+        }
+        if prefix == "Task" {
+            details["resourceType"] = json!("states");
+            details["region"] = json!(cx.region);
+            details["parameters"] = details["input"].clone();
+        }
+        let event = if prefix == "Activity" {
+            "ActivityScheduled"
+        } else {
+            "TaskScheduled"
+        };
+        let id = self.emit(
+            cx,
+            &mut f.last_event,
+            f.quiet,
+            event,
+            json!({ details_key: details }),
+        );
+        debug_assert!(f.quiet || id == scheduled_id);
+        let timeout_at = timeout_seconds.map(|s| cx.now + (s as i64) * 1000);
+        if let Some(at) = timeout_at {
+            cx.requests.push(Request::Timer { at });
+        }
+        if let TaskKind::Activity { activity } = &kind {
+            cx.requests.push(Request::Activity {
+                activity: activity.clone(),
+                scheduled_id,
+            });
+        }
+        let is_child = matches!(kind, TaskKind::ChildExecution { .. } | TaskKind::Callback)
+            && prefix == "Task";
+        f.pending = Pending::Task(TaskWait {
+            scheduled_id,
+            kind,
+            resource,
+            input,
+            timeout_at,
+            heartbeat_seconds,
+            heartbeat_at: None,
+            started: false,
+            event_prefix: prefix.to_owned(),
+        });
+        if is_child {
+            // The nested execution is started by the engine after the commit;
+            // record TaskStarted now so the history reads as AWS's does.
+            let resource = match &f.pending {
+                Pending::Task(t) => t.resource.clone(),
+                _ => String::new(),
+            };
+            self.emit(cx, &mut f.last_event, f.quiet, "TaskStarted", json!({"taskStartedEventDetails": {"resource": resource, "resourceType": "states"}}));
+            if let Pending::Task(t) = &mut f.pending {
+                t.started = true;
+            }
+        }
+    }
+
+    /// Applies an outcome to a frame: records the exit (or failure) events and moves on.
+    fn apply(&mut self, cx: &mut Cx<'_>, f: &mut Frame, o: Outcome) {
+        let type_name = machine_at(cx.machine, &f.path)
+            .and_then(|m| m.state(&f.state))
+            .map(|s| s.kind.type_name())
+            .unwrap_or("Pass");
+        let block = matches!(type_name, "Parallel" | "Map");
+        match o {
+            Outcome::Next { state, output } => {
+                self.exit(cx, f, type_name, &output);
+                let last = f.last_event;
+                *f = Frame::new(std::mem::take(&mut f.path), state, output, last, f.quiet);
+            }
+            Outcome::End { output } => {
+                self.exit(cx, f, type_name, &output);
+                f.pending = Pending::Done(Ok(output));
+            }
+            Outcome::Retry {
+                retrier, delay_ms, ..
+            } => {
+                if f.retry_counts.len() <= retrier {
+                    f.retry_counts.resize(retrier + 1, 0);
+                }
+                f.retry_counts[retrier] += 1;
+                let until = cx.now + scale(delay_ms as f64, cx.wait_scale);
+                let id = self.next_timer;
+                self.next_timer += 1;
+                f.pending = Pending::Timer {
+                    id,
+                    until,
+                    then: None,
+                };
+                cx.requests.push(Request::Timer { at: until });
+            }
+            Outcome::Caught { state, output, .. } => {
+                if block {
+                    self.emit(
+                        cx,
+                        &mut f.last_event,
+                        f.quiet,
+                        failed_type(type_name),
+                        json!({}),
+                    );
+                }
+                self.exit(cx, f, type_name, &output);
+                let last = f.last_event;
+                *f = Frame::new(std::mem::take(&mut f.path), state, output, last, f.quiet);
+            }
+            Outcome::Fail(e) => {
+                if block {
+                    self.emit(
+                        cx,
+                        &mut f.last_event,
+                        f.quiet,
+                        failed_type(type_name),
+                        json!({}),
+                    );
+                }
+                f.pending = Pending::Done(Err(e));
+            }
+        }
+    }
+
+    fn exit(&mut self, cx: &mut Cx<'_>, f: &mut Frame, type_name: &str, output: &Value) {
+        if type_name == "Fail" {
+            return;
+        }
+        let details = json!({"stateExitedEventDetails": {
+            "name": f.state, "output": to_text(output), "outputDetails": {"truncated": false}}});
+        self.emit(
+            cx,
+            &mut f.last_event,
+            f.quiet,
+            exited_type(type_name),
+            details,
+        );
+    }
+
+    /// Reports a task's result to its frame.
+    pub fn complete_task(
+        &mut self,
+        cx: &mut Cx<'_>,
+        f: &mut Frame,
+        raw: &Value,
+        result: Result<Value, StatesError>,
+    ) {
+        let Some(state) = machine_at(cx.machine, &f.path).and_then(|m| m.state(&f.state)) else {
+            return;
+        };
+        self.set_state_context(cx, f, None);
+        self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let sc = StepContext {
+            context: cx.context,
+            vars: cx.vars,
+            entered_event_id: f.entered_id as u64,
+            seed: self.seed,
+        };
+        let o = step::complete(state, raw, result, &f.retry_counts, &sc);
+        if matches!(o, Outcome::Retry { .. }) {
+            // Retries re-enter without a new ...StateEntered event.
+        }
+        f.pending = Pending::Ready;
+        self.apply(cx, f, o);
+    }
+
+    /// Drives children; returns true when the parent frame moved on.
+    fn drive_children(&mut self, cx: &mut Cx<'_>, f: &mut Frame) -> bool {
+        let Pending::Children(mut ch) = std::mem::replace(&mut f.pending, Pending::Ready) else {
+            return false;
+        };
+        // Start Map iterations up to the concurrency limit.
+        loop {
+            let can_start = ch.error.is_none()
+                && !ch.waiting.is_empty()
+                && (ch.max_concurrency == 0 || (ch.running as u64) < ch.max_concurrency);
+            if !can_start {
+                break;
+            }
+            let Some((i, item)) = ch.waiting.pop_front() else {
+                break;
+            };
+            let Some(machine) = machine_at(cx.machine, &f.path)
+                .and_then(|m| m.state(&f.state))
+                .and_then(|s| match &s.kind {
+                    StateKind::Map(m) => Some(&m.processor),
+                    _ => None,
+                })
+            else {
+                break;
+            };
+            let mut path = f.path.clone();
+            path.push(Nest::Processor {
+                state: f.state.clone(),
+            });
+            let mut last = f.last_event;
+            self.emit(
+                cx,
+                &mut last,
+                ch.quiet,
+                "MapIterationStarted",
+                json!({"mapIterationStartedEventDetails": {"name": f.state, "index": i}}),
+            );
+            ch.frames[i] = Some(Frame::new(
+                path,
+                machine.start_at.clone(),
+                item,
+                last,
+                ch.quiet,
+            ));
+            ch.running += 1;
+        }
+        // Drive every running child.
+        let mut newly_done = Vec::new();
+        for (i, slot) in ch.frames.iter_mut().enumerate() {
+            let Some(child) = slot else { continue };
+            if matches!(child.pending, Pending::Done(_)) || ch.results[i].is_some() {
+                continue;
+            }
+            self.drive_frame(cx, child);
+            if matches!(child.pending, Pending::Done(_)) {
+                newly_done.push(i);
+            }
+        }
+        let mut progressed = false;
+        for i in newly_done {
+            let Some(Some(child)) = ch.frames.get_mut(i) else {
+                continue;
+            };
+            let Pending::Done(r) =
+                std::mem::replace(&mut child.pending, Pending::Done(Ok(Value::Null)))
+            else {
+                continue;
+            };
+            let mut last = child.last_event;
+            ch.running = ch.running.saturating_sub(1);
+            progressed = true;
+            match r {
+                Ok(v) => {
+                    if ch.is_map {
+                        self.emit(cx, &mut last, ch.quiet, "MapIterationSucceeded", json!({"mapIterationSucceededEventDetails": {"name": f.state, "index": i}}));
+                    }
+                    ch.results[i] = Some(v);
+                    // Free the finished child's memory.
+                    ch.frames[i] = None;
+                }
+                Err(e) => {
+                    if ch.is_map {
+                        self.emit(cx, &mut last, ch.quiet, "MapIterationFailed", json!({"mapIterationFailedEventDetails": {"name": f.state, "index": i}}));
+                    }
+                    ch.failed += 1;
+                    ch.results[i] = Some(Value::Null);
+                    ch.frames[i] = None;
+                    let tolerated = ch.is_map
+                        && step::map_failure_tolerated(
+                            ch.failed,
+                            ch.total,
+                            ch.tolerated_count,
+                            ch.tolerated_percentage,
+                        );
+                    if !tolerated && ch.error.is_none() {
+                        ch.error = Some(e);
+                    }
+                }
+            }
+        }
+        let finished = ch.error.is_some() || (ch.running == 0 && ch.waiting.is_empty());
+        if !finished {
+            f.pending = Pending::Children(ch);
+            return progressed;
+        }
+        // Abort what still runs.
+        let mut aborted = Vec::new();
+        for (i, slot) in ch.frames.iter_mut().enumerate() {
+            if let Some(child) = slot.take() {
+                if ch.is_map {
+                    aborted.push(i);
+                }
+                drop(child);
+            }
+        }
+        for i in aborted {
+            let mut last = f.last_event;
+            self.emit(
+                cx,
+                &mut last,
+                ch.quiet,
+                "MapIterationAborted",
+                json!({"mapIterationAbortedEventDetails": {"name": f.state, "index": i}}),
+            );
+        }
+        let distributed = ch.is_map && ch.quiet && !f.quiet;
+        let raw = f.input.clone();
+        match ch.error.take() {
+            Some(e) => {
+                if distributed {
+                    self.emit(cx, &mut f.last_event, f.quiet, "MapRunFailed", json!({}));
+                }
+                self.complete_task(cx, f, &raw, Err(e));
+            }
+            None => {
+                let results: Vec<Value> = ch
+                    .results
+                    .into_iter()
+                    .map(|r| r.unwrap_or(Value::Null))
+                    .collect();
+                if distributed {
+                    self.emit(cx, &mut f.last_event, f.quiet, "MapRunSucceeded", json!({}));
+                }
+                let ev = if ch.is_map {
+                    "MapStateSucceeded"
+                } else {
+                    "ParallelStateSucceeded"
+                };
+                self.emit(cx, &mut f.last_event, f.quiet, ev, json!({}));
+                self.complete_task(cx, f, &raw, Ok(Value::Array(results)));
+            }
+        }
+        true
+    }
+
+    /// Finds the frame waiting on task `scheduled_id`.
+    pub fn find_task_frame(&mut self, scheduled_id: i64) -> Option<&mut Frame> {
+        find_task(&mut self.root, scheduled_id)
+    }
+
+    /// Takes the frame path to task `scheduled_id` out of the tree, calls `op`, and puts it back.
+    pub fn with_task_frame(
+        &mut self,
+        scheduled_id: i64,
+        cx: &mut Cx<'_>,
+        op: impl FnOnce(&mut Runtime, &mut Cx<'_>, &mut Frame),
+    ) -> bool {
+        let mut root = std::mem::replace(
+            &mut self.root,
+            Frame::new(Vec::new(), String::new(), Value::Null, 0, true),
+        );
+        let found = find_task(&mut root, scheduled_id);
+        let ok = match found {
+            Some(frame) => {
+                op(self, cx, frame);
+                true
+            }
+            None => false,
+        };
+        self.root = root;
+        ok
+    }
+
+    /// Records that a task was handed to a worker.
+    pub fn task_started(
+        &mut self,
+        cx: &mut Cx<'_>,
+        scheduled_id: i64,
+        worker: &str,
+    ) -> Option<Value> {
+        let mut input = None;
+        self.with_task_frame(scheduled_id, cx, |rt, cx, f| {
+            let Pending::Task(t) = &mut f.pending else {
+                return;
+            };
+            if t.started {
+                return;
+            }
+            t.started = true;
+            if let Some(h) = t.heartbeat_seconds {
+                let at = cx.now + (h as i64) * 1000;
+                t.heartbeat_at = Some(at);
+                cx.requests.push(Request::Timer { at });
+            }
+            input = Some(t.input.clone());
+            let prefix = t.event_prefix.clone();
+            if prefix == "Activity" {
+                rt.emit(
+                    cx,
+                    &mut f.last_event,
+                    f.quiet,
+                    "ActivityStarted",
+                    json!({"activityStartedEventDetails": {"workerName": worker}}),
+                );
+            }
+        });
+        input
+    }
+
+    /// Reports a task's result (worker answer, child execution end).
+    pub fn task_result(
+        &mut self,
+        cx: &mut Cx<'_>,
+        scheduled_id: i64,
+        result: Result<Value, StatesError>,
+    ) -> bool {
+        let found = self.with_task_frame(scheduled_id, cx, |rt, cx, f| {
+            let Pending::Task(t) = &f.pending else { return };
+            let prefix = t.event_prefix.clone();
+            let resource = t.resource.clone();
+            let (ev, details) = match (&result, prefix.as_str()) {
+                (Ok(v), "Activity") => ("ActivitySucceeded", json!({"activitySucceededEventDetails": {"output": to_text(v), "outputDetails": {"truncated": false}}})),
+                (Err(e), "Activity") => ("ActivityFailed", json!({"activityFailedEventDetails": {"error": e.error, "cause": e.cause}})),
+                (Ok(v), _) => ("TaskSucceeded", json!({"taskSucceededEventDetails": {"resource": resource, "resourceType": "states", "output": to_text(v), "outputDetails": {"truncated": false}}})),
+                (Err(e), _) => ("TaskFailed", json!({"taskFailedEventDetails": {"resource": resource, "resourceType": "states", "error": e.error, "cause": e.cause}})),
+            };
+            rt.emit(cx, &mut f.last_event, f.quiet, ev, details);
+            let raw = f.input.clone();
+            rt.complete_task(cx, f, &raw, result);
+        });
+        if found {
+            self.drive(cx);
+        }
+        found
+    }
+
+    /// Extends a started task's heartbeat deadline. Returns false when there is no such task.
+    pub fn heartbeat(&mut self, cx: &mut Cx<'_>, scheduled_id: i64) -> bool {
+        let Some(f) = self.find_task_frame(scheduled_id) else {
+            return false;
+        };
+        if let Pending::Task(t) = &mut f.pending {
+            if let Some(h) = t.heartbeat_seconds {
+                let at = cx.now + (h as i64) * 1000;
+                t.heartbeat_at = Some(at);
+                cx.requests.push(Request::Timer { at });
+            }
+        }
+        true
+    }
+
+    /// Fires every timer due at `cx.now`: Wait ends, retry delays, task timeouts and heartbeats.
+    pub fn fire_timers(&mut self, cx: &mut Cx<'_>) {
+        let now = cx.now;
+        let mut due_tasks: Vec<(i64, &'static str)> = Vec::new();
+        let mut any_timer = false;
+        self.root.walk_mut(&mut |f| match &mut f.pending {
+            Pending::Timer { until, then, .. } if *until <= now => {
+                any_timer = true;
+                let _ = then;
+            }
+            Pending::Task(t) => {
+                if t.timeout_at.is_some_and(|at| at <= now) {
+                    due_tasks.push((t.scheduled_id, names::TIMEOUT));
+                } else if t.started && t.heartbeat_at.is_some_and(|at| at <= now) {
+                    due_tasks.push((t.scheduled_id, names::HEARTBEAT_TIMEOUT));
+                }
+            }
+            _ => {}
+        });
+        if any_timer {
+            let mut root = std::mem::replace(
+                &mut self.root,
+                Frame::new(Vec::new(), String::new(), Value::Null, 0, true),
+            );
+            self.fire_frame_timers(cx, &mut root);
+            self.root = root;
+        }
+        for (id, error) in due_tasks {
+            self.timed_out.push(id);
+            if self.timed_out.len() > 64 {
+                self.timed_out.remove(0);
+            }
+            self.with_task_frame(id, cx, |rt, cx, f| {
+                let Pending::Task(t) = &f.pending else { return };
+                let prefix = t.event_prefix.clone();
+                let ev = if prefix == "Activity" {
+                    "ActivityTimedOut"
+                } else {
+                    "TaskTimedOut"
+                };
+                let key = if prefix == "Activity" {
+                    "activityTimedOutEventDetails"
+                } else {
+                    "taskTimedOutEventDetails"
+                };
+                rt.emit(
+                    cx,
+                    &mut f.last_event,
+                    f.quiet,
+                    ev,
+                    json!({ key: {"error": error} }),
+                );
+                let raw = f.input.clone();
+                rt.complete_task(cx, f, &raw, Err(StatesError::new(error, "")));
+            });
+        }
+        self.drive(cx);
+    }
+
+    fn fire_frame_timers(&mut self, cx: &mut Cx<'_>, f: &mut Frame) {
+        match &mut f.pending {
+            Pending::Timer { until, then, .. } if *until <= cx.now => match then.take() {
+                None => f.pending = Pending::Ready,
+                Some(StoredOutcome::Next { state, output }) => {
+                    self.apply(cx, f, Outcome::Next { state, output })
+                }
+                Some(StoredOutcome::End { output }) => self.apply(cx, f, Outcome::End { output }),
+            },
+            Pending::Children(c) => {
+                for ch in c.frames.iter_mut().flatten() {
+                    self.fire_frame_timers(cx, ch);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The earliest deadline of any timer in the tree (and the execution deadline).
+    pub fn next_deadline(&self) -> Option<i64> {
+        let mut best = self.deadline;
+        let mut consider = |t: i64| best = Some(best.map_or(t, |b: i64| b.min(t)));
+        let mut all = Vec::new();
+        self.root.walk(&mut |f| match &f.pending {
+            Pending::Timer { until, .. } => all.push(*until),
+            Pending::Task(t) => {
+                if let Some(a) = t.timeout_at {
+                    all.push(a);
+                }
+                if t.started {
+                    if let Some(h) = t.heartbeat_at {
+                        all.push(h);
+                    }
+                }
+            }
+            _ => {}
+        });
+        for t in all {
+            consider(t);
+        }
+        best
+    }
+
+    /// Activity tasks waiting for a worker (for re-queueing after a restart).
+    pub fn unstarted_activities(&self) -> Vec<(String, i64)> {
+        let mut out = Vec::new();
+        self.root.walk(&mut |f| {
+            if let Pending::Task(t) = &f.pending {
+                if let (TaskKind::Activity { activity }, false) = (&t.kind, t.started) {
+                    out.push((activity.clone(), t.scheduled_id));
+                }
+            }
+        });
+        out
+    }
+
+    /// Child executions this runtime waits on: (scheduled id, child ARN).
+    pub fn child_tasks(&self) -> Vec<(i64, String)> {
+        let mut out = Vec::new();
+        self.root.walk(&mut |f| {
+            if let Pending::Task(TaskWait {
+                scheduled_id,
+                kind: TaskKind::ChildExecution { child, .. },
+                ..
+            }) = &f.pending
+            {
+                out.push((*scheduled_id, child.clone()));
+            }
+        });
+        out
+    }
+
+    /// Whether task `scheduled_id` is still waiting and not yet handed out.
+    pub fn task_waiting(&mut self, scheduled_id: i64) -> bool {
+        self.find_task_frame(scheduled_id)
+            .is_some_and(|f| matches!(&f.pending, Pending::Task(t) if !t.started))
+    }
+
+    /// The root's result once finished.
+    pub fn result(&self) -> Option<&Result<Value, StatesError>> {
+        match &self.root.pending {
+            Pending::Done(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+fn find_task(f: &mut Frame, id: i64) -> Option<&mut Frame> {
+    if matches!(&f.pending, Pending::Task(t) if t.scheduled_id == id) {
+        return Some(f);
+    }
+    match &mut f.pending {
+        Pending::Children(c) => c
+            .frames
+            .iter_mut()
+            .flatten()
+            .find_map(|ch| find_task(ch, id)),
+        _ => None,
+    }
+}
+
+/// What kind of resource a Task runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resource {
+    Activity,
+    StartExecution(ChildMode),
+    Unsupported,
+}
+
+/// Classifies a Task `Resource`.
+pub fn classify_resource(resource: &str) -> Resource {
+    let parts: Vec<&str> = resource.splitn(6, ':').collect();
+    if parts.len() == 6 && parts[2] == "states" {
+        if parts[5].starts_with("activity:") {
+            return Resource::Activity;
+        }
+        match parts[5] {
+            "states:startExecution" => return Resource::StartExecution(ChildMode::Fire),
+            "states:startExecution.sync" => return Resource::StartExecution(ChildMode::Sync),
+            "states:startExecution.sync:2" => return Resource::StartExecution(ChildMode::Sync2),
+            "states:startExecution.waitForTaskToken" => {
+                return Resource::StartExecution(ChildMode::Token);
+            }
+            _ => {}
+        }
+    }
+    Resource::Unsupported
+}
+
+fn scale(ms: f64, factor: f64) -> i64 {
+    let v = ms * factor;
+    if v.is_finite() && v > 0.0 {
+        v.round().min(i64::MAX as f64 / 2.0) as i64
+    } else {
+        0
+    }
+}
+
+/// Compact JSON text of a value.
+pub fn to_text(v: &Value) -> String {
+    serde_json::to_string(v).unwrap_or_default()
+}
+
+fn entered_type(t: &str) -> &'static str {
+    match t {
+        "Pass" => "PassStateEntered",
+        "Task" => "TaskStateEntered",
+        "Choice" => "ChoiceStateEntered",
+        "Wait" => "WaitStateEntered",
+        "Succeed" => "SucceedStateEntered",
+        "Fail" => "FailStateEntered",
+        "Parallel" => "ParallelStateEntered",
+        _ => "MapStateEntered",
+    }
+}
+
+fn exited_type(t: &str) -> &'static str {
+    match t {
+        "Pass" => "PassStateExited",
+        "Task" => "TaskStateExited",
+        "Choice" => "ChoiceStateExited",
+        "Wait" => "WaitStateExited",
+        "Succeed" => "SucceedStateExited",
+        "Parallel" => "ParallelStateExited",
+        _ => "MapStateExited",
+    }
+}
+
+fn failed_type(t: &str) -> &'static str {
+    if t == "Parallel" {
+        "ParallelStateFailed"
+    } else {
+        "MapStateFailed"
+    }
+}

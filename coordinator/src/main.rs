@@ -1,0 +1,25 @@
+//! `stepwise-coordinator`: the server binary.
+
+use clap::Parser;
+use stepwise_coordinator::config::{Cli, Settings};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let settings = match Settings::load(&cli) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    stepwise_coordinator::init_logging(&settings.log_format);
+    match stepwise_coordinator::serve(settings, stepwise_coordinator::shutdown_signal()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "coordinator stopped");
+            eprintln!("stepwise-coordinator: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,198 @@
+//! Durable storage behind narrow traits. The engine batches every change of
+//! a round into one [`Batch`] and commits it in one transaction (group
+//! commit); reads for the API go straight to the store.
+//!
+//! Implementations: [`sqlite::SqliteStore`] (the embedded default) and
+//! [`memory::MemoryStore`] (tests, and EXPRESS-only setups). A PostgreSQL
+//! implementation can follow without changing the engine.
+
+pub mod memory;
+pub mod sqlite;
+
+use serde::{Deserialize, Serialize};
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// A failure of the store itself (I/O, corruption). The API reports it as an internal failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// A stored value could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+}
+
+/// A state machine as stored (the current revision).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StateMachineRecord {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    pub created: Millis,
+    pub updated: Millis,
+    /// Logging configuration as JSON text (may be empty).
+    pub logging: String,
+    /// Tracing configuration as JSON text (may be empty).
+    pub tracing: String,
+    pub revision_id: String,
+    pub description: String,
+}
+
+/// An activity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    pub arn: String,
+    pub name: String,
+    pub created: Millis,
+}
+
+/// One execution's row: its summary, and while it runs, the engine's
+/// serialized runtime state (`runtime`), from which a restart resumes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub arn: String,
+    pub state_machine_arn: String,
+    pub name: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `TIMED_OUT`, `ABORTED`.
+    pub status: String,
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub start: Millis,
+    pub stop: Option<Millis>,
+    /// The definition the execution runs (the machine may be updated meanwhile).
+    pub definition: String,
+    pub role_arn: String,
+    pub revision_id: String,
+    /// The engine's runtime state, JSON text; `None` once the execution is closed.
+    pub runtime: Option<String>,
+    /// The parent execution's ARN for nested executions.
+    pub parent: Option<String>,
+}
+
+/// One history event as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub previous_id: i64,
+    pub timestamp: Millis,
+    /// e.g. `PassStateEntered`.
+    pub event_type: String,
+    /// The event's details object as JSON text, keyed as AWS keys it
+    /// (e.g. `{"stateEnteredEventDetails": {...}}`), possibly `{}`.
+    pub details: String,
+}
+
+/// One change; a [`Batch`] applies many atomically.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    PutStateMachine(StateMachineRecord),
+    DeleteStateMachine(String),
+    PutActivity(ActivityRecord),
+    DeleteActivity(String),
+    /// Add or replace tags of a resource.
+    PutTags {
+        resource: String,
+        tags: Vec<(String, String)>,
+    },
+    /// Remove tag keys of a resource.
+    RemoveTags {
+        resource: String,
+        keys: Vec<String>,
+    },
+    /// Remove every tag of a resource (when it is deleted).
+    ClearTags(String),
+    /// Insert or replace an execution row.
+    PutExecution(ExecutionRecord),
+    /// Append history events of an execution (ids are unique per execution).
+    AppendEvents {
+        execution: String,
+        events: Vec<EventRecord>,
+    },
+    /// Store a small server setting (e.g. the task-token key).
+    PutMeta {
+        key: String,
+        value: String,
+    },
+}
+
+/// Changes committed together in one transaction.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Batch {
+    pub writes: Vec<Write>,
+}
+
+impl Batch {
+    pub fn push(&mut self, w: Write) {
+        self.writes.push(w);
+    }
+    pub fn is_empty(&self) -> bool {
+        self.writes.is_empty()
+    }
+}
+
+/// What the engine loads at start.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub state_machines: Vec<StateMachineRecord>,
+    pub activities: Vec<ActivityRecord>,
+    pub tags: Vec<(String, String, String)>,
+    /// Executions whose status is `RUNNING` (with their runtime state).
+    pub running: Vec<ExecutionRecord>,
+    pub meta: Vec<(String, String)>,
+}
+
+/// Filter and page of `ListExecutions`.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionQuery {
+    pub state_machine_arn: String,
+    pub status: Option<String>,
+    /// Return executions strictly after this position (an opaque cursor from a previous page).
+    pub after: Option<String>,
+    pub limit: usize,
+}
+
+/// A page of results and the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<String>,
+}
+
+impl<T> Default for Page<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            next: None,
+        }
+    }
+}
+
+/// The storage interface: load at start, commit batches, read for the API.
+/// Every method is blocking; the engine calls them from blocking threads.
+pub trait Store: Send + Sync + 'static {
+    /// Everything the engine needs at start.
+    fn load(&self) -> Result<Snapshot, StoreError>;
+    /// Applies a batch in one transaction (durably for SQLite: WAL + synchronous=FULL).
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError>;
+    /// One execution row.
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError>;
+    /// Executions of a state machine, newest first.
+    fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError>;
+    /// History events of an execution, by id ascending (or descending when `reverse`),
+    /// starting after the event id `after` (exclusive; `None` = from the start/end).
+    fn history(
+        &self,
+        execution: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError>;
+}

@@ -1,0 +1,773 @@
+//! The embedded default [`Store`]: one SQLite file in WAL mode with
+//! `synchronous=FULL`, so a committed batch survives a crash and a batch
+//! interrupted by one leaves no trace.
+//!
+//! One writer connection applies each [`Batch`] in one `BEGIN IMMEDIATE`
+//! transaction (one fsync for thousands of writes); reads use a small pool
+//! of other connections, which WAL lets run while the writer commits.
+
+use std::fs::{self, File, TryLockError};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
+
+use super::memory::{
+    RUNNING, SCHEMA_VERSION_KEY, check_batch, decode_cursor, encode_cursor, page_limit,
+};
+use super::{
+    ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Page, Snapshot,
+    StateMachineRecord, Store, StoreError, Write,
+};
+
+/// The database file inside the data directory.
+const DB_FILE: &str = "stepwise.db";
+/// Held locked while a store is open, so two coordinators never share a directory.
+const LOCK_FILE: &str = "stepwise.lock";
+/// How long a connection waits for a lock held by another connection.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Idle reader connections kept open.
+const READERS: usize = 4;
+
+/// The schema, one entry per version: `MIGRATIONS[n]` brings version `n` to
+/// `n + 1`. Append new versions; never edit a released one.
+const MIGRATIONS: &[&str] = &[
+    // Version 1.
+    "CREATE TABLE state_machines (
+        arn TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        definition TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        machine_type TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        logging TEXT NOT NULL,
+        tracing TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        description TEXT NOT NULL
+    );
+    CREATE TABLE activities (
+        arn TEXT PRIMARY KEY NOT NULL,
+        name TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE TABLE tags (
+        resource TEXT NOT NULL,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (resource, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE executions (
+        arn TEXT PRIMARY KEY NOT NULL,
+        state_machine_arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        start INTEGER NOT NULL,
+        stop INTEGER,
+        definition TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        parent TEXT,
+        runtime TEXT
+    );
+    CREATE INDEX executions_by_machine
+        ON executions (state_machine_arn, start DESC, arn DESC);
+    CREATE INDEX executions_by_machine_status
+        ON executions (state_machine_arn, status, start DESC, arn DESC);
+    CREATE INDEX executions_running ON executions (start, arn) WHERE status = 'RUNNING';
+    CREATE TABLE history (
+        execution TEXT NOT NULL,
+        id INTEGER NOT NULL,
+        previous_id INTEGER NOT NULL,
+        timestamp INTEGER NOT NULL,
+        event_type TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE UNIQUE INDEX history_by_execution ON history (execution, id);",
+];
+
+/// The columns [`execution_row`] reads, in its order.
+const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, \
+                                 definition, role_arn, revision_id, parent";
+
+/// A [`Store`] in `<dir>/stepwise.db`.
+///
+/// ```
+/// use stepwise_coordinator::store::sqlite::SqliteStore;
+/// use stepwise_coordinator::store::{Batch, Store, Write};
+///
+/// # let dir = std::env::temp_dir().join(format!("stepwise-doc-{}", std::process::id()));
+/// let store = SqliteStore::open(&dir)?;
+/// let mut batch = Batch::default();
+/// batch.push(Write::PutMeta { key: "token-key".into(), value: "k".into() });
+/// store.commit(&batch)?; // durable once this returns
+/// assert_eq!(store.load()?.meta, vec![("token-key".to_string(), "k".to_string())]);
+/// # drop(store);
+/// # std::fs::remove_dir_all(&dir).ok();
+/// # Ok::<(), stepwise_coordinator::store::StoreError>(())
+/// ```
+#[derive(Debug)]
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Mutex<Vec<Connection>>,
+    /// Locked for the store's lifetime; the kernel releases it if the process dies.
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `dir`: creates the directory
+    /// and `stepwise.db`, brings the schema up to date, and locks the
+    /// directory against a second coordinator.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| {
+            StoreError::Database(format!("create data directory {}: {e}", dir.display()))
+        })?;
+        let lock_path = dir.join(LOCK_FILE);
+        let lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|e| StoreError::Database(format!("open {}: {e}", lock_path.display())))?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(StoreError::Database(format!(
+                    "{} is in use by another coordinator (or another store in this process)",
+                    dir.display()
+                )));
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(StoreError::Database(format!(
+                    "lock {}: {e}",
+                    lock_path.display()
+                )));
+            }
+        }
+
+        let path = dir.join(DB_FILE);
+        let mut writer =
+            Connection::open(&path).map_err(db_err(&format!("open {}", path.display())))?;
+        writer
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(db_err("set busy timeout"))?;
+        let mode: String = writer
+            .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+            .map_err(db_err("enable WAL"))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Database(format!(
+                "{} cannot use write-ahead logging (journal mode stays {mode:?})",
+                path.display()
+            )));
+        }
+        writer
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(db_err("set synchronous=FULL"))?;
+        writer
+            .pragma_update(None, "foreign_keys", "ON")
+            .map_err(db_err("enable foreign keys"))?;
+        writer.set_prepared_statement_cache_capacity(64);
+        migrate(&mut writer)?;
+
+        Ok(SqliteStore {
+            path,
+            writer: Mutex::new(writer),
+            readers: Mutex::new(Vec::new()),
+            _lock: lock,
+        })
+    }
+
+    /// Runs `f` on an idle reader connection (opening one if none is idle).
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let idle = lock(&self.readers).pop();
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => self.open_reader()?,
+        };
+        let result = f(&mut conn);
+        let mut pool = lock(&self.readers);
+        if pool.len() < READERS {
+            pool.push(conn);
+        }
+        result
+    }
+
+    fn open_reader(&self) -> Result<Connection, StoreError> {
+        let conn = Connection::open(&self.path).map_err(db_err("open a reader connection"))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(db_err("set busy timeout"))?;
+        conn.pragma_update(None, "query_only", "ON")
+            .map_err(db_err("make a reader read-only"))?;
+        Ok(conn)
+    }
+}
+
+/// Locks a mutex whose data stays consistent across a panic: a panic in a
+/// transaction rolls it back when the `Transaction` drops.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Maps a rusqlite error to [`StoreError::Corrupt`] when a stored value
+/// cannot be decoded, else to [`StoreError::Database`].
+fn db_err(context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+    move |e| match e {
+        rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..)
+        | rusqlite::Error::Utf8Error(..) => StoreError::Corrupt(format!("{context}: {e}")),
+        e => StoreError::Database(format!("{context}: {e}")),
+    }
+}
+
+/// Creates the schema or brings it up to [`MIGRATIONS`]`.len()`, in one transaction.
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err("begin migration"))?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL)",
+    )
+    .map_err(db_err("create the meta table"))?;
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [SCHEMA_VERSION_KEY],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err("read the schema version"))?;
+    let version: usize = match stored {
+        None => 0,
+        Some(v) => v
+            .parse()
+            .map_err(|_| StoreError::Corrupt(format!("schema version {v:?} is not a number")))?,
+    };
+    let latest = MIGRATIONS.len();
+    if version > latest {
+        return Err(StoreError::Database(format!(
+            "the database has schema version {version}, newer than this coordinator knows ({latest}); \
+             run a newer coordinator"
+        )));
+    }
+    for (from, sql) in MIGRATIONS.iter().enumerate().skip(version) {
+        tx.execute_batch(sql).map_err(db_err(&format!(
+            "migrate schema version {from} to {}",
+            from + 1
+        )))?;
+    }
+    if version < latest {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION_KEY, latest.to_string()],
+        )
+        .map_err(db_err("record the schema version"))?;
+    }
+    tx.commit().map_err(db_err("commit migration"))
+}
+
+/// Applies one write inside the batch's transaction.
+fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
+    match w {
+        Write::PutStateMachine(m) => {
+            tx.prepare_cached(
+                "INSERT INTO state_machines (arn, name, definition, role_arn, machine_type, created, updated,
+                     logging, tracing, revision_id, description)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, definition = excluded.definition,
+                     role_arn = excluded.role_arn, machine_type = excluded.machine_type,
+                     created = excluded.created, updated = excluded.updated, logging = excluded.logging,
+                     tracing = excluded.tracing, revision_id = excluded.revision_id,
+                     description = excluded.description",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    m.arn,
+                    m.name,
+                    m.definition,
+                    m.role_arn,
+                    m.machine_type,
+                    m.created,
+                    m.updated,
+                    m.logging,
+                    m.tracing,
+                    m.revision_id,
+                    m.description
+                ])
+            })
+            .map_err(db_err(&format!("put state machine {}", m.arn)))?;
+        }
+        Write::DeleteStateMachine(arn) => {
+            tx.prepare_cached("DELETE FROM state_machines WHERE arn = ?1")
+                .and_then(|mut s| s.execute([arn]))
+                .map_err(db_err(&format!("delete state machine {arn}")))?;
+        }
+        Write::PutActivity(a) => {
+            tx.prepare_cached(
+                "INSERT INTO activities (arn, name, created) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created",
+            )
+            .and_then(|mut s| s.execute(params![a.arn, a.name, a.created]))
+            .map_err(db_err(&format!("put activity {}", a.arn)))?;
+        }
+        Write::DeleteActivity(arn) => {
+            tx.prepare_cached("DELETE FROM activities WHERE arn = ?1")
+                .and_then(|mut s| s.execute([arn]))
+                .map_err(db_err(&format!("delete activity {arn}")))?;
+        }
+        Write::PutTags { resource, tags } => {
+            let mut s = tx
+                .prepare_cached(
+                    "INSERT INTO tags (resource, key, value) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (resource, key) DO UPDATE SET value = excluded.value",
+                )
+                .map_err(db_err("prepare put tags"))?;
+            for (k, v) in tags {
+                s.execute(params![resource, k, v])
+                    .map_err(db_err(&format!("tag {resource}")))?;
+            }
+        }
+        Write::RemoveTags { resource, keys } => {
+            let mut s = tx
+                .prepare_cached("DELETE FROM tags WHERE resource = ?1 AND key = ?2")
+                .map_err(db_err("prepare remove tags"))?;
+            for k in keys {
+                s.execute(params![resource, k])
+                    .map_err(db_err(&format!("untag {resource}")))?;
+            }
+        }
+        Write::ClearTags(resource) => {
+            tx.prepare_cached("DELETE FROM tags WHERE resource = ?1")
+                .and_then(|mut s| s.execute([resource]))
+                .map_err(db_err(&format!("clear tags of {resource}")))?;
+        }
+        Write::PutExecution(e) => {
+            tx.prepare_cached(
+                "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause,
+                     start, stop, definition, role_arn, revision_id, parent, runtime)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                 ON CONFLICT (arn) DO UPDATE SET state_machine_arn = excluded.state_machine_arn,
+                     name = excluded.name, status = excluded.status, input = excluded.input,
+                     output = excluded.output, error = excluded.error, cause = excluded.cause,
+                     start = excluded.start, stop = excluded.stop, definition = excluded.definition,
+                     role_arn = excluded.role_arn, revision_id = excluded.revision_id,
+                     parent = excluded.parent, runtime = excluded.runtime",
+            )
+            .and_then(|mut s| {
+                s.execute(params![
+                    e.arn,
+                    e.state_machine_arn,
+                    e.name,
+                    e.status,
+                    e.input,
+                    e.output,
+                    e.error,
+                    e.cause,
+                    e.start,
+                    e.stop,
+                    e.definition,
+                    e.role_arn,
+                    e.revision_id,
+                    e.parent,
+                    e.runtime
+                ])
+            })
+            .map_err(db_err(&format!("put execution {}", e.arn)))?;
+        }
+        Write::AppendEvents { execution, events } => {
+            let mut s = tx
+                .prepare_cached(
+                    "INSERT INTO history (execution, id, previous_id, timestamp, event_type, details)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(db_err("prepare append history"))?;
+            for ev in events {
+                s.execute(params![
+                    execution,
+                    ev.id,
+                    ev.previous_id,
+                    ev.timestamp,
+                    ev.event_type,
+                    ev.details
+                ])
+                .map_err(db_err(&format!(
+                    "append history event {} of {execution}",
+                    ev.id
+                )))?;
+            }
+        }
+        Write::PutMeta { key, value } => {
+            tx.prepare_cached(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .and_then(|mut s| s.execute(params![key, value]))
+            .map_err(db_err(&format!("put meta {key}")))?;
+        }
+    }
+    Ok(())
+}
+
+/// Reads a row selected with [`EXECUTION_COLUMNS`] and then `runtime` (or `NULL`).
+fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
+    Ok(ExecutionRecord {
+        arn: r.get(0)?,
+        state_machine_arn: r.get(1)?,
+        name: r.get(2)?,
+        status: r.get(3)?,
+        input: r.get(4)?,
+        output: r.get(5)?,
+        error: r.get(6)?,
+        cause: r.get(7)?,
+        start: r.get(8)?,
+        stop: r.get(9)?,
+        definition: r.get(10)?,
+        role_arn: r.get(11)?,
+        revision_id: r.get(12)?,
+        parent: r.get(13)?,
+        runtime: r.get(14)?,
+    })
+}
+
+fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord {
+        id: r.get(0)?,
+        previous_id: r.get(1)?,
+        timestamp: r.get(2)?,
+        event_type: r.get(3)?,
+        details: r.get(4)?,
+    })
+}
+
+/// A row count for `LIMIT`; -1 is SQLite's "no limit".
+fn sql_limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(-1)
+}
+
+impl Store for SqliteStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.read(|conn| {
+            // One read transaction: every table as of the same commit.
+            let tx = conn.transaction().map_err(db_err("begin load"))?;
+            let state_machines = tx
+                .prepare(
+                    "SELECT arn, name, definition, role_arn, machine_type, created, updated, logging, tracing,
+                         revision_id, description
+                     FROM state_machines ORDER BY arn",
+                )
+                .and_then(|mut s| {
+                    s.query_map([], |r| {
+                        Ok(StateMachineRecord {
+                            arn: r.get(0)?,
+                            name: r.get(1)?,
+                            definition: r.get(2)?,
+                            role_arn: r.get(3)?,
+                            machine_type: r.get(4)?,
+                            created: r.get(5)?,
+                            updated: r.get(6)?,
+                            logging: r.get(7)?,
+                            tracing: r.get(8)?,
+                            revision_id: r.get(9)?,
+                            description: r.get(10)?,
+                        })
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err("load state machines"))?;
+            let activities = tx
+                .prepare("SELECT arn, name, created FROM activities ORDER BY arn")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok(ActivityRecord { arn: r.get(0)?, name: r.get(1)?, created: r.get(2)? }))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err("load activities"))?;
+            let tags = tx
+                .prepare("SELECT resource, key, value FROM tags ORDER BY resource, key")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err("load tags"))?;
+            let running = tx
+                .prepare(&format!(
+                    "SELECT {EXECUTION_COLUMNS}, runtime FROM executions
+                     WHERE status = '{RUNNING}' ORDER BY start, arn"
+                ))
+                .and_then(|mut s| s.query_map([], execution_row)?.collect::<rusqlite::Result<Vec<_>>>())
+                .map_err(db_err("load running executions"))?;
+            let meta = tx
+                .prepare("SELECT key, value FROM meta WHERE key <> ?1 ORDER BY key")
+                .and_then(|mut s| {
+                    s.query_map([SCHEMA_VERSION_KEY], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err("load meta"))?;
+            tx.finish().map_err(db_err("end load"))?;
+            Ok(Snapshot { state_machines, activities, tags, running, meta })
+        })
+    }
+
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        check_batch(batch)?;
+        let mut conn = lock(&self.writer);
+        // Dropping `tx` on an early return rolls the whole batch back.
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("begin batch"))?;
+        for w in &batch.writes {
+            apply(&tx, w)?;
+        }
+        tx.commit().map_err(db_err("commit batch"))
+    }
+
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached(&format!(
+                "SELECT {EXECUTION_COLUMNS}, runtime FROM executions WHERE arn = ?1"
+            ))
+            .and_then(|mut s| s.query_row([arn], execution_row).optional())
+            .map_err(db_err(&format!("read execution {arn}")))
+        })
+    }
+
+    /// Newest first by start time, then by ARN (descending); `limit == 0`
+    /// means no limit. The runtime state is left out (`runtime: None`).
+    fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        let limit = page_limit(q.limit);
+        let after = q.after.as_deref().map(decode_cursor).transpose()?;
+        let mut sql = format!(
+            "SELECT {EXECUTION_COLUMNS}, NULL FROM executions WHERE state_machine_arn = ?1"
+        );
+        if q.status.is_some() {
+            sql.push_str(" AND status = ?2");
+        }
+        if after.is_some() {
+            sql.push_str(" AND (start, arn) < (?3, ?4)");
+        }
+        sql.push_str(" ORDER BY start DESC, arn DESC LIMIT ?5");
+        let (after_start, after_arn) = after.unzip();
+        let mut items = self.read(|conn| {
+            conn.prepare_cached(&sql)
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![
+                            q.state_machine_arn,
+                            q.status,
+                            after_start,
+                            after_arn,
+                            sql_limit(limit.saturating_add(1))
+                        ],
+                        execution_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err(&format!(
+                    "list executions of {}",
+                    q.state_machine_arn
+                )))
+        })?;
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|e| encode_cursor(e.start, &e.arn))
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// `limit == 0` means no limit.
+    fn history(
+        &self,
+        execution: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        let sql = match (reverse, after.is_some()) {
+            (false, false) => {
+                "SELECT id, previous_id, timestamp, event_type, details FROM history
+                               WHERE execution = ?1 ORDER BY id LIMIT ?3"
+            }
+            (false, true) => {
+                "SELECT id, previous_id, timestamp, event_type, details FROM history
+                              WHERE execution = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            }
+            (true, false) => {
+                "SELECT id, previous_id, timestamp, event_type, details FROM history
+                              WHERE execution = ?1 ORDER BY id DESC LIMIT ?3"
+            }
+            (true, true) => {
+                "SELECT id, previous_id, timestamp, event_type, details FROM history
+                             WHERE execution = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
+            }
+        };
+        self.read(|conn| {
+            conn.prepare_cached(sql)
+                .and_then(|mut s| {
+                    s.query_map(
+                        params![execution, after, sql_limit(page_limit(limit))],
+                        event_row,
+                    )?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err(&format!("read history of {execution}")))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::super::memory::suite;
+    use super::*;
+
+    fn temp() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap()
+    }
+
+    #[test]
+    fn sqlite_store_behaves_and_survives_reopen() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        suite::exercise(&store);
+        // Dropped without any shutdown step, as a killed process would leave it.
+        drop(store);
+        let store = SqliteStore::open(dir.path()).unwrap();
+        suite::check_final(&store);
+    }
+
+    #[test]
+    fn sqlite_store_bulk_commit() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        suite::bulk(&store);
+    }
+
+    #[test]
+    fn sqlite_store_creates_nested_directories() {
+        let dir = temp();
+        let nested = dir.path().join("a/b");
+        SqliteStore::open(&nested).unwrap();
+        assert!(nested.join(DB_FILE).is_file());
+    }
+
+    #[test]
+    fn sqlite_store_refuses_a_second_opener() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("in use"), "{err}");
+        drop(store);
+        SqliteStore::open(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn sqlite_store_refuses_a_newer_schema() {
+        let dir = temp();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        raw.execute(
+            "UPDATE meta SET value = '99' WHERE key = 'schema_version'",
+            [],
+        )
+        .unwrap();
+        drop(raw);
+        let err = SqliteStore::open(dir.path()).unwrap_err();
+        assert!(err.to_string().contains("schema version 99"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_store_reports_corrupt_rows() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        raw.execute(
+            "INSERT INTO activities (arn, name, created) VALUES ('a', 'a', 'not a number')",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(store.load(), Err(StoreError::Corrupt(_))));
+    }
+
+    /// Reads do not wait for an open write transaction and never see it.
+    #[test]
+    fn sqlite_reads_run_beside_an_open_write() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let committed = suite::execution(1, "m", 1, "RUNNING");
+        store
+            .commit(&Batch {
+                writes: vec![Write::PutExecution(committed.clone())],
+            })
+            .unwrap();
+
+        let mut raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let tx = raw
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        tx.execute("UPDATE executions SET status = 'ABORTED'", [])
+            .unwrap();
+        tx.execute("INSERT INTO history (execution, id, previous_id, timestamp, event_type, details) VALUES ('x', 1, 0, 0, 'T', '{}')", [])
+            .unwrap();
+        assert_eq!(
+            store.execution(&committed.arn).unwrap(),
+            Some(committed.clone())
+        );
+        assert_eq!(store.load().unwrap().running, vec![committed.clone()]);
+        assert!(store.history("x", None, false, 0).unwrap().is_empty());
+        drop(tx); // rolled back
+        assert_eq!(store.execution(&committed.arn).unwrap(), Some(committed));
+    }
+
+    #[test]
+    fn sqlite_listing_uses_the_indexes() {
+        let dir = temp();
+        drop(SqliteStore::open(dir.path()).unwrap());
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let plan = |sql: &str| -> String {
+            let mut s = raw.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let rows = s.query_map([], |r| r.get::<_, String>(3)).unwrap();
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join("; ")
+        };
+        let list = plan(
+            "SELECT arn FROM executions WHERE state_machine_arn = 'm' AND (start, arn) < (5, 'x')
+             ORDER BY start DESC, arn DESC LIMIT 10",
+        );
+        assert!(
+            list.contains("executions_by_machine") && !list.contains("TEMP B-TREE"),
+            "{list}"
+        );
+        let by_status = plan(
+            "SELECT arn FROM executions WHERE state_machine_arn = 'm' AND status = 'RUNNING'
+             AND (start, arn) < (5, 'x') ORDER BY start DESC, arn DESC LIMIT 10",
+        );
+        assert!(
+            by_status.contains("executions_by_machine_status")
+                && !by_status.contains("TEMP B-TREE"),
+            "{by_status}"
+        );
+        let history = plan(
+            "SELECT id FROM history WHERE execution = 'x' AND id < 5 ORDER BY id DESC LIMIT 10",
+        );
+        assert!(
+            history.contains("history_by_execution") && !history.contains("TEMP B-TREE"),
+            "{history}"
+        );
+    }
+}
