@@ -42,9 +42,9 @@ pub fn compile_str(
         }),
         Err(e) => Err(DefinitionError {
             diagnostics: vec![Diagnostic::new(
-                codes::INVALID_JSON_DESCRIPTION,
+                codes::SCHEMA_VALIDATION_FAILED,
                 "",
-                format!("Definition is not valid JSON: {e}"),
+                format!("Definition must be a valid JSON object ({e})"),
             )],
         }),
     }
@@ -1453,7 +1453,7 @@ mod tests {
     #[test]
     fn not_an_object_or_not_json() {
         let e = compile_str(" ", CompileOptions::default()).unwrap_err();
-        assert_eq!(e.diagnostics[0].code, codes::INVALID_JSON_DESCRIPTION);
+        assert_eq!(e.diagnostics[0].code, codes::SCHEMA_VALIDATION_FAILED);
         let e = compile_str("[1]", CompileOptions::default()).unwrap_err();
         assert_eq!(
             e.diagnostics[0].message,

@@ -883,7 +883,15 @@ impl Engine {
             STANDARD_MAX_MS
         };
         rt.deadline = Some(rt.deadline.map_or(now + limit, |d| d.min(now + limit)));
-        let context = base_context(&rec, &entry.rec.name);
+        let mut context = base_context(&rec, &entry.rec.name);
+        if express {
+            if let Some(x) = context.get_mut("Execution").and_then(Value::as_object_mut) {
+                x.remove("RedriveCount");
+            }
+        }
+        if let Some(d) = rt.deadline {
+            self.timers.push(Reverse((d, arn.clone())));
+        }
         let mut exec = Exec {
             rec,
             machine: entry.compiled.clone(),
@@ -1080,15 +1088,11 @@ impl Engine {
                     json!({"executionFailedEventDetails": {"error": e.error, "cause": e.cause}}),
                 )
             }
-            Finish::TimedOut => {
-                exec.rec.error = Some(names::TIMEOUT.into());
-                exec.rec.cause = Some(String::new());
-                (
-                    "TIMED_OUT",
-                    "ExecutionTimedOut",
-                    json!({"executionTimedOutEventDetails": {"error": names::TIMEOUT}}),
-                )
-            }
+            Finish::TimedOut => (
+                "TIMED_OUT",
+                "ExecutionTimedOut",
+                json!({"executionTimedOutEventDetails": {"error": names::TIMEOUT}}),
+            ),
             Finish::Aborted { error, cause } => {
                 exec.rec.error = error.clone();
                 exec.rec.cause = cause.clone();

@@ -189,6 +189,9 @@ pub struct Runtime {
     pub seed: u64,
     /// Task ids that timed out (so late answers get `TaskTimedOut`).
     pub timed_out: Vec<i64>,
+    /// Set while a Parallel/Map failure from its children is being applied.
+    #[serde(skip)]
+    pub children_failed: bool,
 }
 
 /// A history event produced while driving.
@@ -263,6 +266,7 @@ impl Runtime {
             next_timer: 1,
             seed,
             timed_out: Vec::new(),
+            children_failed: false,
         }
     }
 
@@ -327,16 +331,23 @@ impl Runtime {
         }
     }
 
-    fn set_state_context(&self, cx: &mut Cx<'_>, f: &Frame, token: Option<String>) {
+    fn set_state_context(
+        &self,
+        cx: &mut Cx<'_>,
+        f: &Frame,
+        token: Option<String>,
+        retryable: bool,
+    ) {
         if let Value::Object(o) = cx.context {
-            o.insert(
-                "State".to_owned(),
-                json!({
-                    "Name": f.state,
-                    "EnteredTime": crate::time::iso8601(f.entered_time),
-                    "RetryCount": f.retry_counts.iter().sum::<u32>(),
-                }),
-            );
+            let mut state = json!({
+                "Name": f.state,
+                "EnteredTime": crate::time::iso8601(f.entered_time),
+            });
+            // AWS shows RetryCount only in states that can retry.
+            if retryable {
+                state["RetryCount"] = json!(f.retry_counts.iter().sum::<u32>());
+            }
+            o.insert("State".to_owned(), state);
             match token {
                 Some(t) => {
                     o.insert("Task".to_owned(), json!({ "Token": t }));
@@ -375,7 +386,11 @@ impl Runtime {
         // which is the next one (entering events were recorded above).
         let token =
             matches!(state.kind, StateKind::Task(_)).then(|| (cx.token_for)(self.next_event_id));
-        self.set_state_context(cx, f, token);
+        let retryable = matches!(
+            state.kind,
+            StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+        );
+        self.set_state_context(cx, f, token, retryable);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
@@ -697,7 +712,7 @@ impl Runtime {
                 cx.requests.push(Request::Timer { at: until });
             }
             Outcome::Caught { state, output, .. } => {
-                if block {
+                if block && std::mem::take(&mut self.children_failed) {
                     self.emit(
                         cx,
                         &mut f.last_event,
@@ -711,7 +726,7 @@ impl Runtime {
                 *f = Frame::new(std::mem::take(&mut f.path), state, output, last, f.quiet);
             }
             Outcome::Fail(e) => {
-                if block {
+                if block && std::mem::take(&mut self.children_failed) {
                     self.emit(
                         cx,
                         &mut f.last_event,
@@ -751,7 +766,7 @@ impl Runtime {
         let Some(state) = machine_at(cx.machine, &f.path).and_then(|m| m.state(&f.state)) else {
             return;
         };
-        self.set_state_context(cx, f, None);
+        self.set_state_context(cx, f, None, true);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
@@ -899,7 +914,9 @@ impl Runtime {
                 if distributed {
                     self.emit(cx, &mut f.last_event, f.quiet, "MapRunFailed", json!({}));
                 }
+                self.children_failed = true;
                 self.complete_task(cx, f, &raw, Err(e));
+                self.children_failed = false;
             }
             None => {
                 let results: Vec<Value> = ch
