@@ -595,23 +595,23 @@ impl Compiler {
         };
         let result_selector = self.template(m, "ResultSelector", at);
         let arguments = m.get("Arguments").cloned();
-        if let Some(a) = &arguments {
-            if !(a.is_object() || a.as_str().is_some_and(is_jsonata_expr)) {
-                self.err(
-                    &pointer(at, "Arguments"),
-                    "Arguments must be an Object or a JSONata expression '{% ... %}'",
-                );
-            }
+        if let Some(a) = &arguments
+            && !(a.is_object() || a.as_str().is_some_and(is_jsonata_expr))
+        {
+            self.err(
+                &pointer(at, "Arguments"),
+                "Arguments must be an Object or a JSONata expression '{% ... %}'",
+            );
         }
         let output = m.get("Output").cloned();
         let assign = m.get("Assign").cloned();
-        if let Some(a) = &assign {
-            if !a.is_object() {
-                self.err(
-                    &pointer(at, "Assign"),
-                    format!("Expected value of type Object but found {}", json_type(a)),
-                );
-            }
+        if let Some(a) = &assign
+            && !a.is_object()
+        {
+            self.err(
+                &pointer(at, "Assign"),
+                format!("Expected value of type Object but found {}", json_type(a)),
+            );
         }
         let retry = self.retriers(m.get("Retry"), &pointer(at, "Retry"));
         let catch = self.catchers(m.get("Catch"), &pointer(at, "Catch"), ql);
@@ -643,10 +643,10 @@ impl Compiler {
             }
             _ => StateKind::Map(Box::new(self.map(m, at, ql)?)),
         };
-        if ql == QueryLanguage::JsonPath {
-            if let Some(a) = &assign {
-                self.jsonpath_assign(a, &pointer(at, "Assign"));
-            }
+        if ql == QueryLanguage::JsonPath
+            && let Some(a) = &assign
+        {
+            self.jsonpath_assign(a, &pointer(at, "Assign"));
         }
         Some(State {
             name: name.to_owned(),
@@ -669,11 +669,11 @@ impl Compiler {
 
     /// `Assign` in JSONPath states follows the `.$` rules of `Parameters`.
     fn jsonpath_assign(&mut self, a: &Value, at: &str) {
-        if a.is_object() {
-            if let Err(errs) = Template::compile(a) {
-                for e in errs {
-                    self.err(&format!("{at}{}", e.pointer), e.message);
-                }
+        if a.is_object()
+            && let Err(errs) = Template::compile(a)
+        {
+            for e in errs {
+                self.err(&format!("{at}{}", e.pointer), e.message);
             }
         }
     }
@@ -701,13 +701,12 @@ impl Compiler {
         let heartbeat = self.number_source(m, "HeartbeatSeconds", at, ql, 1);
         if let (Some(NumberSource::Literal(t)), Some(NumberSource::Literal(h))) =
             (&timeout, &heartbeat)
+            && h >= t
         {
-            if h >= t {
-                self.err(
-                    &pointer(at, "HeartbeatSeconds"),
-                    "HeartbeatSeconds must be smaller than TimeoutSeconds",
-                );
-            }
+            self.err(
+                &pointer(at, "HeartbeatSeconds"),
+                "HeartbeatSeconds must be smaller than TimeoutSeconds",
+            );
         }
         let credentials = m.get("Credentials").cloned();
         if let Some(c) = &credentials {
@@ -842,15 +841,15 @@ impl Compiler {
         let key = present[0];
         let kat = pointer(at, key);
         let v = &m[key];
-        if ql == QueryLanguage::Jsonata {
-            if let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s)) {
-                let _ = s;
-                return Some(if key == "Seconds" {
-                    WaitFor::SecondsJsonata(v.clone())
-                } else {
-                    WaitFor::TimestampJsonata(v.clone())
-                });
-            }
+        if ql == QueryLanguage::Jsonata
+            && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
+        {
+            let _ = s;
+            return Some(if key == "Seconds" {
+                WaitFor::SecondsJsonata(v.clone())
+            } else {
+                WaitFor::TimestampJsonata(v.clone())
+            });
         }
         match key {
             "Seconds" => match v.as_u64() {
@@ -1023,10 +1022,10 @@ impl Compiler {
         }
         if let Some(v) = m.get(key) {
             let kat = pointer(at, key);
-            if ql == QueryLanguage::Jsonata {
-                if let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s)) {
-                    return Some(PercentSource::Jsonata(s.to_owned()));
-                }
+            if ql == QueryLanguage::Jsonata
+                && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
+            {
+                return Some(PercentSource::Jsonata(s.to_owned()));
             }
             return match v.as_f64() {
                 Some(p) if (0.0..=100.0).contains(&p) => Some(PercentSource::Literal(p)),
@@ -1060,10 +1059,10 @@ impl Compiler {
         }
         if let Some(v) = m.get(key) {
             let kat = pointer(at, key);
-            if ql == QueryLanguage::Jsonata {
-                if let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s)) {
-                    return Some(NumberSource::Jsonata(s.to_owned()));
-                }
+            if ql == QueryLanguage::Jsonata
+                && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
+            {
+                return Some(NumberSource::Jsonata(s.to_owned()));
             }
             return match v.as_u64() {
                 Some(n) if n >= min && n <= MAX_INT_FIELD => Some(NumberSource::Literal(n)),

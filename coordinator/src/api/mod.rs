@@ -322,18 +322,16 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
             let name = req.opt_str("name")?;
             let input = req.opt_str("input")?.unwrap_or_else(|| "{}".into());
             check_size("input", &input)?;
-            if !sync {
-                if let Some(n) = &name {
-                    // A name reused by a closed execution is refused, as on AWS.
-                    let exec_arn = arn::execution_arn_for(&machine_arn, n);
-                    if let Some(old) = read_store(e, move |s| s.execution(&exec_arn)).await? {
-                        if old.status != "RUNNING" {
-                            return Err(ApiError::execution_already_exists(format!(
-                                "Execution Already Exists: '{}'",
-                                old.arn
-                            )));
-                        }
-                    }
+            if !sync && let Some(n) = &name {
+                // A name reused by a closed execution is refused, as on AWS.
+                let exec_arn = arn::execution_arn_for(&machine_arn, n);
+                if let Some(old) = read_store(e, move |s| s.execution(&exec_arn)).await?
+                    && old.status != "RUNNING"
+                {
+                    return Err(ApiError::execution_already_exists(format!(
+                        "Execution Already Exists: '{}'",
+                        old.arn
+                    )));
                 }
             }
             let started = e
@@ -680,11 +678,9 @@ fn history_event(ev: &EventRecord, include_data: bool) -> Value {
     });
     if let Ok(Value::Object(details)) = serde_json::from_str::<Value>(&ev.details) {
         for (k, mut v) in details {
-            if !include_data {
-                if let Value::Object(d) = &mut v {
-                    for f in ["input", "output", "parameters"] {
-                        d.remove(f);
-                    }
+            if !include_data && let Value::Object(d) = &mut v {
+                for f in ["input", "output", "parameters"] {
+                    d.remove(f);
                 }
             }
             o[k] = v;

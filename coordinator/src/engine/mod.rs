@@ -60,7 +60,7 @@ pub enum Started {
     /// Started (or the same running execution, for an identical repeated request).
     Running { arn: String, start: i64 },
     /// A sync execution finished.
-    Finished(ExecutionRecord),
+    Finished(Box<ExecutionRecord>),
 }
 
 /// A task handed to a poller.
@@ -578,7 +578,7 @@ impl Engine {
                     if let Some(x) = self.execs.get_mut(&arn) {
                         x.waiters.push(reply);
                     } else if let Some(rec) = self.express_records.get(&arn).cloned() {
-                        self.reply(reply, Ok(Started::Finished(rec)));
+                        self.reply(reply, Ok(Started::Finished(Box::new(rec))));
                     } else {
                         self.reply(
                             reply,
@@ -851,9 +851,14 @@ impl Engine {
         sync: bool,
         parent: Option<(String, i64, ChildMode)>,
     ) -> Result<(String, i64), ApiError> {
-        let (entry, arn, input_value) =
+        let (entry, arn, exec_name, input_value) =
             match self.prepare_start(&machine_arn, name, &input, sync)? {
-                Prepared::New { entry, arn, input } => (entry, arn, input),
+                Prepared::New {
+                    entry,
+                    arn,
+                    name,
+                    input,
+                } => (entry, arn, name, input),
                 Prepared::Existing { arn, start } => return Ok((arn, start)),
             };
         let now = self.clock.now_ms();
@@ -861,7 +866,7 @@ impl Engine {
         let rec = ExecutionRecord {
             arn: arn.clone(),
             state_machine_arn: machine_arn.clone(),
-            name: arn.rsplit(':').next().unwrap_or_default().to_owned(),
+            name: exec_name,
             status: "RUNNING".into(),
             input,
             output: None,
@@ -884,10 +889,8 @@ impl Engine {
         };
         rt.deadline = Some(rt.deadline.map_or(now + limit, |d| d.min(now + limit)));
         let mut context = base_context(&rec, &entry.rec.name);
-        if express {
-            if let Some(x) = context.get_mut("Execution").and_then(Value::as_object_mut) {
-                x.remove("RedriveCount");
-            }
+        if express && let Some(x) = context.get_mut("Execution").and_then(Value::as_object_mut) {
+            x.remove("RedriveCount");
         }
         if let Some(d) = rt.deadline {
             self.timers.push(Reverse((d, arn.clone())));
@@ -972,6 +975,7 @@ impl Engine {
         Ok(Prepared::New {
             entry,
             arn,
+            name,
             input: input_value,
         })
     }
@@ -1029,11 +1033,12 @@ impl Engine {
                 }
             }
         }
-        if let Some(d) = exec.rt.deadline {
-            if d <= now && exec.rt.result().is_none() {
-                self.finish(exec, Finish::TimedOut);
-                return;
-            }
+        if let Some(d) = exec.rt.deadline
+            && d <= now
+            && exec.rt.result().is_none()
+        {
+            self.finish(exec, Finish::TimedOut);
+            return;
         }
         match exec.rt.result().cloned() {
             Some(Ok(output)) => self.finish(exec, Finish::Succeeded(output)),
@@ -1135,7 +1140,7 @@ impl Engine {
         }
         for w in exec.waiters.drain(..) {
             let rec = exec.rec.clone();
-            self.reply(w, Ok(Started::Finished(rec)));
+            self.reply(w, Ok(Started::Finished(Box::new(rec))));
         }
         // Abort children still running (their parent is gone).
         for (_, child) in exec.rt.child_tasks() {
@@ -1367,10 +1372,12 @@ impl Engine {
     }
 }
 
+#[allow(clippy::large_enum_variant)]
 enum Prepared {
     New {
         entry: MachineEntry,
         arn: String,
+        name: String,
         input: Value,
     },
     Existing {

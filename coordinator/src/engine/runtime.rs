@@ -1035,12 +1035,12 @@ impl Runtime {
         let Some(f) = self.find_task_frame(scheduled_id) else {
             return false;
         };
-        if let Pending::Task(t) = &mut f.pending {
-            if let Some(h) = t.heartbeat_seconds {
-                let at = cx.now + (h as i64) * 1000;
-                t.heartbeat_at = Some(at);
-                cx.requests.push(Request::Timer { at });
-            }
+        if let Pending::Task(t) = &mut f.pending
+            && let Some(h) = t.heartbeat_seconds
+        {
+            let at = cx.now + (h as i64) * 1000;
+            t.heartbeat_at = Some(at);
+            cx.requests.push(Request::Timer { at });
         }
         true
     }
@@ -1133,10 +1133,10 @@ impl Runtime {
                 if let Some(a) = t.timeout_at {
                     all.push(a);
                 }
-                if t.started {
-                    if let Some(h) = t.heartbeat_at {
-                        all.push(h);
-                    }
+                if t.started
+                    && let Some(h) = t.heartbeat_at
+                {
+                    all.push(h);
                 }
             }
             _ => {}
@@ -1151,10 +1151,10 @@ impl Runtime {
     pub fn unstarted_activities(&self) -> Vec<(String, i64)> {
         let mut out = Vec::new();
         self.root.walk(&mut |f| {
-            if let Pending::Task(t) = &f.pending {
-                if let (TaskKind::Activity { activity }, false) = (&t.kind, t.started) {
-                    out.push((activity.clone(), t.scheduled_id));
-                }
+            if let Pending::Task(t) = &f.pending
+                && let (TaskKind::Activity { activity }, false) = (&t.kind, t.started)
+            {
+                out.push((activity.clone(), t.scheduled_id));
             }
         });
         out
