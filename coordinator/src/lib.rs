@@ -121,6 +121,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let running = start(settings).await?;
+    // A plain line on stdout so scripts and tests can learn the bound port.
+    println!("stepwise-coordinator listening on {}", running.addr);
     shutdown.await;
     tracing::info!("shutting down");
     running.shutdown().await;

@@ -1,0 +1,743 @@
+//! The official `aws-sdk-sfn` client against the real coordinator binary:
+//! every action, including its error cases.
+
+mod common;
+
+use aws_sdk_sfn::error::ProvideErrorMetadata;
+use aws_sdk_sfn::types::{ExecutionStatus, StateMachineType, Tag};
+use common::{ROLE, Server, event_types, wait_done};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+fn code<E: ProvideErrorMetadata>(e: &E) -> String {
+    e.code().unwrap_or_default().to_owned()
+}
+
+const PASS: &str = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","Parameters":{"greeting.$":"States.Format('hello {}', $.name)"},"End":true}}}"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_machine_lifecycle_and_errors() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let created = c
+        .create_state_machine()
+        .name("m1")
+        .definition(PASS)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let arn = created.state_machine_arn().to_owned();
+    assert_eq!(arn, "arn:aws:states:us-east-1:123456789012:stateMachine:m1");
+    // Idempotent for an identical request; a different one is refused.
+    let again = c
+        .create_state_machine()
+        .name("m1")
+        .definition(PASS)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.state_machine_arn(), arn);
+    let other = r#"{"StartAt":"B","States":{"B":{"Type":"Succeed"}}}"#;
+    let e = c
+        .create_state_machine()
+        .name("m1")
+        .definition(other)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "StateMachineAlreadyExists");
+
+    let d = c
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.name(), "m1");
+    assert_eq!(d.definition(), PASS);
+    assert_eq!(d.r#type(), &StateMachineType::Standard);
+
+    c.update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(other)
+        .send()
+        .await
+        .unwrap();
+    let d = c
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.definition(), other);
+
+    let list = c.list_state_machines().send().await.unwrap();
+    assert_eq!(list.state_machines().len(), 1);
+
+    // Invalid definitions name the offending field.
+    let bad = r#"{"StartAt":"A","States":{"A":{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:x","End":true,"Retry":[{"ErrorEquals":["States.ALL","X"]}]}}}"#;
+    let e = c
+        .create_state_machine()
+        .name("bad")
+        .definition(bad)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidDefinition");
+    assert!(
+        e.message()
+            .unwrap_or_default()
+            .contains("/States/A/Retry/0/ErrorEquals"),
+        "{:?}",
+        e.message()
+    );
+    let v = c
+        .validate_state_machine_definition()
+        .definition(bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.result().as_str(), "FAIL");
+    assert_eq!(
+        v.diagnostics()[0].location(),
+        Some("/States/A/Retry/0/ErrorEquals")
+    );
+    let v = c
+        .validate_state_machine_definition()
+        .definition(PASS)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(v.result().as_str(), "OK");
+
+    let e = c
+        .create_state_machine()
+        .name("bad name")
+        .definition(PASS)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidName");
+    let e = c
+        .describe_state_machine()
+        .state_machine_arn("not-an-arn")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidArn");
+    let missing = "arn:aws:states:us-east-1:123456789012:stateMachine:nope";
+    let e = c
+        .describe_state_machine()
+        .state_machine_arn(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "StateMachineDoesNotExist");
+
+    c.delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .describe_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "StateMachineDoesNotExist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn executions_history_and_pagination() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let arn = c
+        .create_state_machine()
+        .name("m")
+        .definition(PASS)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    let started = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("e1")
+        .input(r#"{"name":"ada"}"#)
+        .send()
+        .await
+        .unwrap();
+    let e1 = started.execution_arn().to_owned();
+    assert_eq!(e1, "arn:aws:states:us-east-1:123456789012:execution:m:e1");
+    let d = wait_done(&c, &e1, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded);
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out, json!({"greeting": "hello ada"}));
+
+    // The name of a closed execution cannot be reused.
+    let e = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("e1")
+        .input(r#"{"name":"ada"}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ExecutionAlreadyExists");
+    let e = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .input("{not json")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidExecutionInput");
+
+    for i in 0..5 {
+        c.start_execution()
+            .state_machine_arn(&arn)
+            .name(format!("p{i}"))
+            .input(r#"{"name":"p"}"#)
+            .send()
+            .await
+            .unwrap();
+    }
+    // Pages of 2 until the end.
+    let mut seen = 0;
+    let mut token = None;
+    loop {
+        let page = c
+            .list_executions()
+            .state_machine_arn(&arn)
+            .max_results(2)
+            .set_next_token(token)
+            .send()
+            .await
+            .unwrap();
+        seen += page.executions().len();
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, 6);
+    let failed = c
+        .list_executions()
+        .state_machine_arn(&arn)
+        .status_filter(ExecutionStatus::Failed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(failed.executions().len(), 0);
+
+    assert_eq!(
+        event_types(&c, &e1).await,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    let rev = c
+        .get_execution_history()
+        .execution_arn(&e1)
+        .reverse_order(true)
+        .include_execution_data(false)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rev.events()[0].r#type().as_str(), "ExecutionSucceeded");
+    assert!(
+        rev.events()[0]
+            .execution_succeeded_event_details()
+            .unwrap()
+            .output()
+            .is_none()
+    );
+
+    let sm = c
+        .describe_state_machine_for_execution()
+        .execution_arn(&e1)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sm.definition(), PASS);
+
+    let missing = "arn:aws:states:us-east-1:123456789012:execution:m:nope";
+    let e = c
+        .describe_execution()
+        .execution_arn(missing)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ExecutionDoesNotExist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_and_idempotent_start() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let def = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
+    let arn = c
+        .create_state_machine()
+        .name("w")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let a = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("x")
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    // Same name and input while running: the same execution.
+    let b = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("x")
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(a.execution_arn(), b.execution_arn());
+    let e = c
+        .start_execution()
+        .state_machine_arn(&arn)
+        .name("x")
+        .input(r#"{"other":1}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ExecutionAlreadyExists");
+    c.stop_execution()
+        .execution_arn(a.execution_arn())
+        .error("Why")
+        .cause("Because")
+        .send()
+        .await
+        .unwrap();
+    let d = c
+        .describe_execution()
+        .execution_arn(a.execution_arn())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.status(), &ExecutionStatus::Aborted);
+    assert_eq!(d.error(), Some("Why"));
+    assert_eq!(
+        event_types(&c, a.execution_arn())
+            .await
+            .last()
+            .map(String::as_str),
+        Some("ExecutionAborted")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_tokens_and_errors() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("work")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    assert_eq!(
+        c.describe_activity()
+            .activity_arn(&act)
+            .send()
+            .await
+            .unwrap()
+            .name(),
+        "work"
+    );
+    assert_eq!(
+        c.list_activities().send().await.unwrap().activities().len(),
+        1
+    );
+    let def = json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": act, "Next": "T2",
+              "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.err", "Next": "Handled"}]},
+        "T2": {"Type": "Task", "Resource": act, "End": true},
+        "Handled": {"Type": "Pass", "End": true}
+    }})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("act")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+
+    // Success path: two tasks.
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"n":1}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .worker_name("w1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.input(), Some(r#"{"n":1}"#));
+    let token = t.task_token().unwrap().to_owned();
+    c.send_task_heartbeat()
+        .task_token(&token)
+        .send()
+        .await
+        .unwrap();
+    c.send_task_success()
+        .task_token(&token)
+        .output(r#"{"n":2}"#)
+        .send()
+        .await
+        .unwrap();
+    // The task is closed now.
+    let e = c
+        .send_task_success()
+        .task_token(&token)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "TaskDoesNotExist");
+    let t2 = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .worker_name("w1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t2.input(), Some(r#"{"n":2}"#));
+    c.send_task_success()
+        .task_token(t2.task_token().unwrap())
+        .output(r#"{"done":true}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.output(), Some(r#"{"done":true}"#));
+    let types = event_types(&c, &ex).await;
+    assert_eq!(
+        &types[..6],
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "ActivityScheduled",
+            "ActivityStarted",
+            "ActivitySucceeded",
+            "TaskStateExited"
+        ]
+    );
+
+    // Failure caught by Catch.
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input("{}")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    c.send_task_failure()
+        .task_token(t.task_token().unwrap())
+        .error("Boom")
+        .cause("bad luck")
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out, json!({"err": {"Error": "Boom", "Cause": "bad luck"}}));
+
+    // Forged and malformed tokens.
+    for bad in ["", "garbage", "YWJj.ZGVm"] {
+        let e = c
+            .send_task_success()
+            .task_token(bad)
+            .output("{}")
+            .send()
+            .await
+            .unwrap_err();
+        assert!(
+            ["InvalidToken", "ValidationException"].contains(&code(&e).as_str()),
+            "{bad}: {}",
+            code(&e)
+        );
+    }
+    let e = c
+        .get_activity_task()
+        .activity_arn("arn:aws:states:us-east-1:123456789012:activity:none")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ActivityDoesNotExist");
+    c.delete_activity().activity_arn(&act).send().await.unwrap();
+    let e = c
+        .describe_activity()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ActivityDoesNotExist");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activity_timeouts_and_heartbeats() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("slow")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "HeartbeatSeconds": 1, "End": true,
+        "Retry": [{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 1}]}}})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("hb")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input("{}")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    // First worker takes the task and goes silent: the heartbeat times out.
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    let silent = t.task_token().unwrap().to_owned();
+    // The retry hands the task out again; a second worker finishes it.
+    let t2 = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .send_task_success()
+        .task_token(&silent)
+        .output("{}")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "TaskTimedOut");
+    c.send_task_success()
+        .task_token(t2.task_token().unwrap())
+        .output(r#"{"ok":1}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded);
+    assert!(
+        event_types(&c, &ex)
+            .await
+            .contains(&"ActivityTimedOut".to_owned())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn express_sync_nested_and_tags() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let ex_sm = c
+        .create_state_machine()
+        .name("fast")
+        .r#type(StateMachineType::Express)
+        .definition(PASS)
+        .role_arn(ROLE)
+        .tags(Tag::builder().key("team").value("a").build())
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let r = c
+        .start_sync_execution()
+        .state_machine_arn(&ex_sm)
+        .input(r#"{"name":"bo"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_str(), "SUCCEEDED");
+    assert_eq!(r.output(), Some(r#"{"greeting":"hello bo"}"#));
+    assert!(r.billing_details().is_some());
+
+    // Tags.
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&ex_sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tags.tags().len(), 1);
+    c.tag_resource()
+        .resource_arn(&ex_sm)
+        .tags(Tag::builder().key("env").value("dev").build())
+        .send()
+        .await
+        .unwrap();
+    c.untag_resource()
+        .resource_arn(&ex_sm)
+        .tag_keys("team")
+        .send()
+        .await
+        .unwrap();
+    let tags = c
+        .list_tags_for_resource()
+        .resource_arn(&ex_sm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        tags.tags()
+            .iter()
+            .map(|t| t.key().unwrap_or_default())
+            .collect::<Vec<_>>(),
+        ["env"]
+    );
+
+    // Sync on a STANDARD machine is refused.
+    let child = c
+        .create_state_machine()
+        .name("child")
+        .definition(PASS)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let e = c
+        .start_sync_execution()
+        .state_machine_arn(&child)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "StateMachineTypeNotSupported");
+
+    // A parent runs the child with startExecution.sync:2.
+    let parent_def = json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Input": {"name.$": "$.who"}},
+        "OutputPath": "$.Output", "End": true}}})
+    .to_string();
+    let parent = c
+        .create_state_machine()
+        .name("parent")
+        .definition(parent_def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&parent)
+        .input(r#"{"who":"cy"}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, ex.execution_arn(), Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    assert_eq!(d.output(), Some(r#"{"greeting":"hello cy"}"#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_requests_get_aws_errors() {
+    let s = Server::start(None, &[]);
+    let http = |target: &str, body: &str| {
+        let addr = s.url.trim_start_matches("http://").to_owned();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: {target}\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(addr).unwrap();
+        stream.write_all(req.as_bytes()).unwrap();
+        let mut resp = String::new();
+        stream.read_to_string(&mut resp).unwrap();
+        resp
+    };
+    let r = http("AWSStepFunctions.ListStateMachines", "{not json");
+    assert!(
+        r.starts_with("HTTP/1.1 400") && r.contains("SerializationException"),
+        "{r}"
+    );
+    let r = http("AWSStepFunctions.NoSuchThing", "{}");
+    assert!(r.contains("UnknownOperationException"), "{r}");
+    let r = http(
+        "AWSStepFunctions.StartExecution",
+        r#"{"stateMachineArn": 5}"#,
+    );
+    assert!(r.contains("SerializationException"), "{r}");
+    let big = format!(
+        r#"{{"stateMachineArn":"arn:aws:states:us-east-1:123456789012:stateMachine:x","input":"{}"}}"#,
+        "x".repeat(300_000)
+    );
+    let r = http("AWSStepFunctions.StartExecution", &big);
+    assert!(
+        r.contains("ValidationException"),
+        "{}",
+        &r[..200.min(r.len())]
+    );
+    // The server is still fine.
+    let ok = s.client().list_state_machines().send().await;
+    assert!(ok.is_ok());
+}

@@ -1,0 +1,176 @@
+//! Starts the real `stepwise-coordinator` binary on 127.0.0.1:0 and builds an
+//! official `aws-sdk-sfn` client for it. The process is killed on drop.
+#![allow(dead_code, unreachable_pub)]
+
+use aws_sdk_sfn::config::{BehaviorVersion, Credentials, Region};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+
+pub struct Server {
+    child: Option<Child>,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    /// Starts a coordinator on a data directory (`None`: in memory).
+    pub fn start(data_dir: Option<&Path>, extra: &[&str]) -> Server {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise-coordinator"));
+        cmd.arg("--listen").arg("127.0.0.1:0");
+        match data_dir {
+            Some(d) => {
+                cmd.arg("--data-dir").arg(d);
+            }
+            None => {
+                cmd.arg("--in-memory");
+            }
+        }
+        cmd.args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        let mut child = cmd.spawn().expect("start coordinator");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut url = None;
+        while Instant::now() < deadline {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(addr) = line.strip_prefix("stepwise-coordinator listening on ") {
+                        url = Some(format!("http://{}", addr.trim()));
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        let url = url.expect("coordinator did not report its address");
+        Server {
+            child: Some(child),
+            url,
+            data_dir: data_dir.map(Path::to_path_buf).unwrap_or_default(),
+        }
+    }
+
+    pub fn client(&self) -> aws_sdk_sfn::Client {
+        client(&self.url)
+    }
+
+    /// SIGKILL, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, and wait for a clean exit.
+    pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(c.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = c.try_wait() {
+                return Some(st);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = c.kill();
+        c.wait().ok()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The SDK prefixes `StartSyncExecution` hosts with `sync-`, as AWS wants;
+/// a local endpoint has no such host, so strip it (boto3 has
+/// `inject_host_prefix=False` for the same reason).
+#[derive(Debug)]
+struct NoHostPrefix;
+
+impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
+    fn name(&self) -> &'static str {
+        "NoHostPrefix"
+    }
+
+    fn modify_before_transmit(
+        &self,
+        ctx: &mut aws_sdk_sfn::config::interceptors::BeforeTransmitInterceptorContextMut<'_>,
+        _rc: &aws_sdk_sfn::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_sfn::config::ConfigBag,
+    ) -> Result<(), aws_sdk_sfn::error::BoxError> {
+        let req = ctx.request_mut();
+        let uri = req.uri().to_string();
+        if let Some(rest) = uri.strip_prefix("http://sync-") {
+            req.set_uri(format!("http://{rest}"))?;
+        }
+        Ok(())
+    }
+}
+
+pub fn client(url: &str) -> aws_sdk_sfn::Client {
+    let conf = aws_sdk_sfn::Config::builder()
+        .interceptor(NoHostPrefix)
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(Credentials::new("test", "test", None, None, "test"))
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+/// Polls DescribeExecution until the execution is no longer RUNNING.
+pub async fn wait_done(
+    c: &aws_sdk_sfn::Client,
+    arn: &str,
+    timeout: Duration,
+) -> aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let d = c
+            .describe_execution()
+            .execution_arn(arn)
+            .send()
+            .await
+            .expect("describe");
+        if d.status().as_str() != "RUNNING" || Instant::now() > deadline {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Every event type of an execution's history, in order.
+pub async fn event_types(c: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let h = c
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(100)
+            .set_next_token(token)
+            .send()
+            .await
+            .expect("history");
+        out.extend(h.events().iter().map(|e| e.r#type().as_str().to_owned()));
+        token = h.next_token().map(str::to_owned);
+        if token.is_none() {
+            return out;
+        }
+    }
+}

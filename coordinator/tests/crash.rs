@@ -1,0 +1,183 @@
+//! Kill the coordinator with SIGKILL in the middle of many STANDARD executions
+//! that use Wait states and activities, restart it on the same data directory,
+//! and check that every execution completes with the right output and that no
+//! state was entered twice.
+
+mod common;
+
+use common::{ROLE, Server, event_types, wait_done};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const N: usize = 24;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_flight_then_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    // Waits are scaled so the test stays short.
+    let mut s = Server::start(Some(dir.path()), &["--wait-time-scale", "0.2"]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("double")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "Wait", "States": {
+        "Wait": {"Type": "Wait", "Seconds": 2, "Next": "Work"},
+        "Work": {"Type": "Task", "Resource": act, "ResultPath": "$.doubled", "Next": "After"},
+        "After": {"Type": "Wait", "Seconds": 1, "Next": "Done"},
+        "Done": {"Type": "Pass", "End": true}
+    }})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("crash")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let mut arns = Vec::new();
+    for i in 0..N {
+        let ex = c
+            .start_execution()
+            .state_machine_arn(&sm)
+            .name(format!("e{i}"))
+            .input(json!({"n": i}).to_string())
+            .send()
+            .await
+            .unwrap();
+        arns.push(ex.execution_arn().to_owned());
+    }
+    // Answer a third of the tasks before the crash; take a few more and never answer them.
+    let mut taken_unanswered = Vec::new();
+    for k in 0..(N / 3 + 3) {
+        let t = c
+            .get_activity_task()
+            .activity_arn(&act)
+            .worker_name("before")
+            .send()
+            .await
+            .unwrap();
+        let token = t.task_token().unwrap().to_owned();
+        if k < N / 3 {
+            let n = serde_json::from_str::<Value>(t.input().unwrap()).unwrap()["n"]
+                .as_i64()
+                .unwrap();
+            c.send_task_success()
+                .task_token(&token)
+                .output(json!(n * 2).to_string())
+                .send()
+                .await
+                .unwrap();
+        } else {
+            taken_unanswered.push((token, t.input().unwrap().to_owned()));
+        }
+    }
+    s.kill();
+
+    let s2 = Server::start(Some(dir.path()), &["--wait-time-scale", "0.2"]);
+    let c = s2.client();
+    // Tokens handed out before the crash still work after it.
+    for (token, input) in taken_unanswered {
+        let n = serde_json::from_str::<Value>(&input).unwrap()["n"]
+            .as_i64()
+            .unwrap();
+        c.send_task_success()
+            .task_token(&token)
+            .output(json!(n * 2).to_string())
+            .send()
+            .await
+            .unwrap();
+    }
+    // A worker on the restarted server does the rest.
+    let worker = {
+        let c = c.clone();
+        let act = act.clone();
+        tokio::spawn(async move {
+            loop {
+                let t = c
+                    .get_activity_task()
+                    .activity_arn(&act)
+                    .worker_name("after")
+                    .send()
+                    .await
+                    .unwrap();
+                let Some(token) = t.task_token() else {
+                    continue;
+                };
+                let n = serde_json::from_str::<Value>(t.input().unwrap()).unwrap()["n"]
+                    .as_i64()
+                    .unwrap();
+                c.send_task_success()
+                    .task_token(token)
+                    .output(json!(n * 2).to_string())
+                    .send()
+                    .await
+                    .unwrap();
+            }
+        })
+    };
+    for (i, arn) in arns.iter().enumerate() {
+        let d = wait_done(&c, arn, Duration::from_secs(60)).await;
+        assert_eq!(d.status().as_str(), "SUCCEEDED", "{arn}: {:?}", d.cause());
+        let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+        assert_eq!(out, json!({"n": i, "doubled": i * 2}), "{arn}");
+        let types = event_types(&c, arn).await;
+        for entered in ["WaitStateEntered", "TaskStateEntered", "PassStateEntered"] {
+            let count = types.iter().filter(|t| *t == entered).count();
+            let want = if entered == "WaitStateEntered" { 2 } else { 1 };
+            assert_eq!(count, want, "{arn}: {entered} in {types:?}");
+        }
+        assert_eq!(
+            types.iter().filter(|t| *t == "ActivitySucceeded").count(),
+            1,
+            "{arn}: {types:?}"
+        );
+    }
+    worker.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_cleanly_and_data_survives() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(Some(dir.path()), &[]);
+    let c = s.client();
+    let def = r#"{"StartAt":"A","States":{"A":{"Type":"Pass","End":true}}}"#;
+    let sm = c
+        .create_state_machine()
+        .name("keep")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"k":1}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    wait_done(&c, &ex, Duration::from_secs(10)).await;
+    let status = s.terminate().expect("exited");
+    assert!(status.success(), "{status:?}");
+    let s2 = Server::start(Some(dir.path()), &[]);
+    let c = s2.client();
+    let d = c
+        .describe_execution()
+        .execution_arn(&ex)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.output(), Some(r#"{"k":1}"#));
+}
