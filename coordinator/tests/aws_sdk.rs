@@ -741,3 +741,59 @@ async fn malformed_requests_get_aws_errors() {
     let ok = s.client().list_state_machines().send().await;
     assert!(ok.is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_skips_pollers_whose_connection_is_gone() {
+    use std::io::Write;
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("dc")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def =
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": true}}})
+            .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("dc")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    // A poller parks, then its connection dies.
+    let body = json!({"activityArn": act}).to_string();
+    let addr = s.url.trim_start_matches("http://").to_owned();
+    let mut dead = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        dead,
+        "POST / HTTP/1.1\r\nHost: {addr}\r\nX-Amz-Target: AWSStepFunctions.GetActivityTask\r\nContent-Type: application/x-amz-json-1.0\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(dead);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    c.start_execution()
+        .state_machine_arn(&sm)
+        .input("{}")
+        .send()
+        .await
+        .unwrap();
+    // The task goes to the next live poller at once, not after a timeout.
+    let t = tokio::time::timeout(
+        Duration::from_secs(10),
+        c.get_activity_task().activity_arn(&act).send(),
+    )
+    .await
+    .expect("task handed to the live poller")
+    .unwrap();
+    assert!(t.task_token().is_some());
+}

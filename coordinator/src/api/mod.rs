@@ -377,6 +377,15 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
             let status = req.opt_str("statusFilter")?;
             let limit = req.max_results()?;
             let after = req.opt_str("nextToken")?;
+            // Only cursors this server issued ("<start ms>:<arn>") reach the store.
+            if let Some(t) = &after {
+                let valid = t.split_once(':').is_some_and(|(ms, arn)| {
+                    ms.parse::<i64>().is_ok() && arn::parse(arn).is_some()
+                });
+                if !valid {
+                    return Err(ApiError::invalid_token(format!("Invalid Token: '{t}'")));
+                }
+            }
             // Check the machine exists (AWS answers StateMachineDoesNotExist).
             let m = machine_arn.clone();
             e.call(|reply| Command::DescribeStateMachine { arn: m, reply })
