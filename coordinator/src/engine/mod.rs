@@ -216,6 +216,8 @@ struct Exec {
     waiters: Vec<Reply<Started>>,
     /// The parent execution and the task that waits on this one.
     parent: Option<(String, i64, ChildMode)>,
+    /// The row exists in the store: later rounds only update its runtime.
+    stored: bool,
 }
 
 struct Poller {
@@ -251,6 +253,7 @@ pub struct Engine {
     events: HashMap<String, Vec<EventRecord>>,
     vars: Variables,
     pending_dispatch: Vec<String>,
+    stored_now: Vec<String>,
 }
 
 /// Why the engine could not start.
@@ -304,6 +307,7 @@ impl Engine {
             events: HashMap::new(),
             vars: Variables::new(),
             pending_dispatch: Vec::new(),
+            stored_now: Vec::new(),
         };
         for rec in snap.state_machines {
             let opts = CompileOptions {
@@ -361,6 +365,7 @@ impl Engine {
                 express: false,
                 waiters: Vec::new(),
                 parent: None,
+                stored: true,
             };
             e.resume(exec, now);
         }
@@ -450,9 +455,20 @@ impl Engine {
                 if x.express {
                     continue;
                 }
-                let mut rec = x.rec.clone();
-                rec.runtime = Some(serde_json::to_string(&x.rt).unwrap_or_default());
-                self.batch.push(Write::PutExecution(rec));
+                let runtime = serde_json::to_string(&x.rt).unwrap_or_default();
+                if x.stored {
+                    self.batch.push(Write::UpdateRuntime { arn, runtime });
+                } else {
+                    let mut rec = x.rec.clone();
+                    rec.runtime = Some(runtime);
+                    self.batch.push(Write::PutExecution(rec));
+                    self.stored_now.push(arn);
+                }
+            }
+        }
+        for arn in std::mem::take(&mut self.stored_now) {
+            if let Some(x) = self.execs.get_mut(&arn) {
+                x.stored = true;
             }
         }
         for (execution, events) in std::mem::take(&mut self.events) {
@@ -903,6 +919,7 @@ impl Engine {
             express,
             waiters: Vec::new(),
             parent,
+            stored: false,
         };
         let started = json!({"executionStartedEventDetails": {
             "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn,

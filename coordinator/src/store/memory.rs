@@ -184,6 +184,11 @@ impl Tables {
             Write::ClearTags(resource) => {
                 self.tags.remove(resource);
             }
+            Write::UpdateRuntime { arn, runtime } => {
+                if let Some(e) = self.executions.get_mut(arn) {
+                    e.runtime = Some(runtime.clone());
+                }
+            }
             Write::PutExecution(e) => {
                 if let Some(old) = self.executions.insert(e.arn.clone(), e.clone())
                     && let Some(set) = self.by_machine.get_mut(&old.state_machine_arn)

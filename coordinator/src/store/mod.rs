@@ -111,6 +111,12 @@ pub enum Write {
     ClearTags(String),
     /// Insert or replace an execution row.
     PutExecution(ExecutionRecord),
+    /// Replace the runtime state of an execution already stored (the cheap
+    /// per-round update of a running execution).
+    UpdateRuntime {
+        arn: String,
+        runtime: String,
+    },
     /// Append history events of an execution (ids are unique per execution).
     AppendEvents {
         execution: String,

@@ -351,6 +351,11 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .and_then(|mut s| s.execute([resource]))
                 .map_err(db_err(&format!("clear tags of {resource}")))?;
         }
+        Write::UpdateRuntime { arn, runtime } => {
+            tx.prepare_cached("UPDATE executions SET runtime = ?2 WHERE arn = ?1")
+                .and_then(|mut s| s.execute(params![arn, runtime]))
+                .map_err(db_err(&format!("update runtime of {arn}")))?;
+        }
         Write::PutExecution(e) => {
             tx.prepare_cached(
                 "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause,
