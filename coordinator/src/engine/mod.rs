@@ -15,8 +15,7 @@ use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
 use runtime::{ChildMode, Cx, NewEvent, Request, Runtime, to_text};
 use serde_json::{Value, json};
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 use stepwise_asl::compile::{CompileOptions, compile_str};
@@ -218,6 +217,8 @@ struct Exec {
     parent: Option<(String, i64, ChildMode)>,
     /// The row exists in the store: later rounds only update its runtime.
     stored: bool,
+    /// Deadlines this execution armed (to disarm them when it finishes).
+    timer_at: Vec<i64>,
 }
 
 struct Poller {
@@ -246,7 +247,8 @@ pub struct Engine {
     express_done: VecDeque<String>,
     express_records: HashMap<String, ExecutionRecord>,
     queues: HashMap<String, Queue>,
-    timers: BinaryHeap<Reverse<(i64, String)>>,
+    /// Armed timers: (deadline ms, execution ARN). Entries of finished executions are removed.
+    timers: BTreeSet<(i64, String)>,
     batch: Batch,
     effects: Vec<Effect>,
     dirty: HashSet<String>,
@@ -300,7 +302,7 @@ impl Engine {
             express_done: VecDeque::new(),
             express_records: HashMap::new(),
             queues: HashMap::new(),
-            timers: BinaryHeap::new(),
+            timers: BTreeSet::new(),
             batch,
             effects: Vec::new(),
             dirty: HashSet::new(),
@@ -366,6 +368,7 @@ impl Engine {
                 waiters: Vec::new(),
                 parent: None,
                 stored: true,
+                timer_at: Vec::new(),
             };
             e.resume(exec, now);
         }
@@ -388,9 +391,10 @@ impl Engine {
         Ok(e)
     }
 
-    fn resume(&mut self, exec: Exec, _now: i64) {
+    fn resume(&mut self, mut exec: Exec, _now: i64) {
         if let Some(d) = exec.rt.next_deadline() {
-            self.timers.push(Reverse((d, exec.rec.arn.clone())));
+            self.timers.insert((d, exec.rec.arn.clone()));
+            exec.timer_at.push(d);
         }
         for (activity, id) in exec.rt.unstarted_activities() {
             self.queues
@@ -418,7 +422,7 @@ impl Engine {
         self.fire_due_timers();
         self.flush().await;
         loop {
-            let next = self.timers.peek().map(|Reverse((t, _))| *t);
+            let next = self.timers.first().map(|(t, _)| *t);
             let sleep = async {
                 match next {
                     Some(t) => {
@@ -908,8 +912,9 @@ impl Engine {
         if express && let Some(x) = context.get_mut("Execution").and_then(Value::as_object_mut) {
             x.remove("RedriveCount");
         }
-        if let Some(d) = rt.deadline {
-            self.timers.push(Reverse((d, arn.clone())));
+        let first_timer = rt.deadline;
+        if let Some(d) = first_timer {
+            self.timers.insert((d, arn.clone()));
         }
         let mut exec = Exec {
             rec,
@@ -920,6 +925,7 @@ impl Engine {
             waiters: Vec::new(),
             parent,
             stored: false,
+            timer_at: first_timer.into_iter().collect(),
         };
         let started = json!({"executionStartedEventDetails": {
             "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn,
@@ -1027,7 +1033,11 @@ impl Engine {
         let mut children = Vec::new();
         for r in requests {
             match r {
-                Request::Timer { at } => self.timers.push(Reverse((at, arn.clone()))),
+                Request::Timer { at } => {
+                    if self.timers.insert((at, arn.clone())) {
+                        exec.timer_at.push(at);
+                    }
+                }
                 Request::Activity {
                     activity,
                     scheduled_id,
@@ -1091,6 +1101,9 @@ impl Engine {
 
     fn finish(&mut self, mut exec: Exec, how: Finish) {
         let now = self.clock.now_ms();
+        for t in exec.timer_at.drain(..) {
+            self.timers.remove(&(t, exec.rec.arn.clone()));
+        }
         let (status, event_type, details) = match &how {
             Finish::Succeeded(output) => {
                 let out = to_text(output);
@@ -1372,18 +1385,16 @@ impl Engine {
     fn fire_due_timers(&mut self) {
         let now = self.clock.now_ms();
         let mut due = HashSet::new();
-        while let Some(Reverse((t, _))) = self.timers.peek() {
-            if *t > now {
-                break;
-            }
-            if let Some(Reverse((_, arn))) = self.timers.pop() {
+        while self.timers.first().is_some_and(|(t, _)| *t <= now) {
+            if let Some((_, arn)) = self.timers.pop_first() {
                 due.insert(arn);
             }
         }
         for arn in due {
-            let Some(exec) = self.execs.remove(&arn) else {
+            let Some(mut exec) = self.execs.remove(&arn) else {
                 continue;
             };
+            exec.timer_at.retain(|t| *t > now);
             self.step(exec, |rt, cx| rt.fire_timers(cx));
         }
     }
