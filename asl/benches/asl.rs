@@ -1,0 +1,72 @@
+//! Micro-benchmarks of the language: path evaluation, `Parameters` with
+//! intrinsics, Choice evaluation, and one Pass transition end to end.
+//! Run: `cargo bench -p stepwise-asl`.
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use serde_json::json;
+use std::hint::black_box;
+use stepwise_asl::choice::ChoiceRule;
+use stepwise_asl::compile::{CompileOptions, compile};
+use stepwise_asl::env::{Env, Variables};
+use stepwise_asl::path::Path;
+use stepwise_asl::step::{StepContext, enter};
+use stepwise_asl::template::Template;
+
+fn benches(c: &mut Criterion) {
+    let input = json!({"order": {"id": "o-1", "lines": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 1}], "total": 42.5},
+                       "customer": {"name": "Ada", "tier": "gold"}});
+    let ctx = json!({"Execution": {"Id": "arn:aws:states:us-east-1:123456789012:execution:m:e", "Name": "e"}});
+    let vars = Variables::new();
+    let env = Env::new(&ctx, &vars, 1);
+
+    let p = Path::parse("$.order.lines[1].sku").unwrap();
+    c.bench_function("path/reference", |b| {
+        b.iter(|| black_box(p.select(black_box(&input), &env)))
+    });
+    let q = Path::parse("$.order.lines[?(@.qty > 1)].sku").unwrap();
+    c.bench_function("path/filter", |b| {
+        b.iter(|| black_box(q.select(black_box(&input), &env)))
+    });
+
+    let t = Template::compile(&json!({
+        "id.$": "$.order.id",
+        "label.$": "States.Format('{} ({})', $.customer.name, $.customer.tier)",
+        "count.$": "States.ArrayLength($.order.lines)",
+        "fixed": {"a": 1}
+    }))
+    .unwrap();
+    c.bench_function("parameters/intrinsics", |b| {
+        b.iter(|| black_box(t.evaluate(black_box(&input), &env)))
+    });
+
+    let rule = ChoiceRule::compile(
+        &json!({"And": [{"Variable": "$.customer.tier", "StringEquals": "gold"}, {"Variable": "$.order.total", "NumericGreaterThan": 40}], "Next": "X"}),
+        true,
+        "",
+    )
+    .unwrap();
+    c.bench_function("choice/and", |b| {
+        b.iter(|| black_box(rule.evaluate(black_box(&input), &env)))
+    });
+
+    let m = compile(
+        &json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": {"id.$": "$.order.id", "n": 1}, "ResultPath": "$.out", "Next": "Q"},
+            "Q": {"Type": "Succeed"}}}),
+        CompileOptions::default(),
+    )
+    .unwrap();
+    let state = m.state("P").unwrap();
+    let small = json!({"order": {"id": "o-1"}});
+    let sc = StepContext {
+        context: &ctx,
+        vars: &vars,
+        entered_event_id: 2,
+        seed: 1,
+    };
+    c.bench_function("transition/pass_small_transform", |b| {
+        b.iter(|| black_box(enter(state, black_box(&small), &[], &sc)))
+    });
+}
+
+criterion_group!(asl, benches);
+criterion_main!(asl);
