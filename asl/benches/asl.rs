@@ -1,6 +1,7 @@
 //! Micro-benchmarks of the language: path evaluation, `Parameters` with
 //! intrinsics, Choice evaluation, and one Pass transition end to end.
 //! Run: `cargo bench -p stepwise-asl`.
+#![allow(clippy::unwrap_used)]
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
