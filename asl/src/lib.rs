@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod env;
 pub mod error;
 pub mod intrinsics;
+pub mod jsonata;
 pub mod model;
 pub mod path;
 pub mod step;
