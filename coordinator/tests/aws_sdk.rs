@@ -797,3 +797,242 @@ async fn a_task_skips_pollers_whose_connection_is_gone() {
     .unwrap();
     assert!(t.task_token().is_some());
 }
+
+fn example(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../examples/workflows/{name}.asl.json",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn example_workflows_run() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    // Data processing with Map, tolerating one bad record out of eleven.
+    let sm = c
+        .create_state_machine()
+        .name("data")
+        .definition(example("data-processing-map"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let mut records: Vec<Value> = (0..10)
+        .map(
+            |i| json!({"id": i, "value": if i % 2 == 0 { json!(i) } else { json!(i.to_string()) }}),
+        )
+        .collect();
+    records.push(json!({"id": 10, "value": null}));
+    let ex = c
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .input(json!({"records": records}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, ex.execution_arn(), Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out["count"], json!(11));
+
+    // Parent/child with startExecution.sync:2 inside a Map.
+    c.create_state_machine()
+        .name("child-report")
+        .definition(example("child-report"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let parent = c
+        .create_state_machine()
+        .name("parent")
+        .definition(example("parent-child"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(parent.state_machine_arn())
+        .input(r#"{"regions":["eu","us"]}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, ex.execution_arn(), Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(
+        out,
+        json!([{"region": "eu", "status": "ok"}, {"region": "us", "status": "ok"}])
+    );
+
+    // Human approval: the child hands the token to an approver activity.
+    c.create_activity()
+        .name("notify-approver")
+        .send()
+        .await
+        .unwrap();
+    c.create_state_machine()
+        .name("notify-approver")
+        .definition(example("notify-approver"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let approval = c
+        .create_state_machine()
+        .name("approval")
+        .definition(example("human-approval"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(approval.state_machine_arn())
+        .input(r#"{"amount":5}"#)
+        .send()
+        .await
+        .unwrap();
+    let t = c
+        .get_activity_task()
+        .activity_arn("arn:aws:states:us-east-1:123456789012:activity:notify-approver")
+        .send()
+        .await
+        .unwrap();
+    let request: Value = serde_json::from_str(t.input().unwrap()).unwrap();
+    let parent_token = request["taskToken"].as_str().unwrap().to_owned();
+    c.send_task_success()
+        .task_token(t.task_token().unwrap())
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    c.send_task_success()
+        .task_token(&parent_token)
+        .output(r#"{"approvedBy":"kim"}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, ex.execution_arn(), Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out["approval"], json!({"approvedBy": "kim"}));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn order_fulfillment_with_parallel_and_map_activities() {
+    let s = Server::start(None, &["--wait-time-scale", "0.01"]);
+    let c = s.client();
+    for a in ["charge-card", "reserve-stock", "pack-line"] {
+        c.create_activity().name(a).send().await.unwrap();
+    }
+    let sm = c
+        .create_state_machine()
+        .name("orders")
+        .definition(example("order-fulfillment"))
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap();
+    let arn = |a: &str| format!("arn:aws:states:us-east-1:123456789012:activity:{a}");
+    // Workers: the card is declined for order "o-2", fails once transiently for "o-1".
+    let mut workers = Vec::new();
+    for a in ["charge-card", "reserve-stock", "pack-line"] {
+        let c = c.clone();
+        let activity = arn(a);
+        let name = a.to_owned();
+        workers.push(tokio::spawn(async move {
+            let mut transient_done = false;
+            loop {
+                let t = c
+                    .get_activity_task()
+                    .activity_arn(&activity)
+                    .send()
+                    .await
+                    .unwrap();
+                let Some(token) = t.task_token() else {
+                    continue;
+                };
+                let input: Value = serde_json::from_str(t.input().unwrap()).unwrap();
+                let r = match (name.as_str(), input["orderId"].as_str()) {
+                    ("charge-card", Some("o-2")) => Err(("Payment.Declined", "card declined")),
+                    ("charge-card", Some("o-1")) if !transient_done => {
+                        transient_done = true;
+                        Err(("Payment.Transient", "try again"))
+                    }
+                    ("charge-card", _) => Ok(json!({"charged": input["amount"]})),
+                    ("reserve-stock", _) => Ok(json!({"reserved": true})),
+                    _ => Ok(json!({"packed": input["line"]["sku"]})),
+                };
+                match r {
+                    Ok(v) => c
+                        .send_task_success()
+                        .task_token(token)
+                        .output(v.to_string())
+                        .send()
+                        .await
+                        .unwrap(),
+                    Err((e, cause)) => {
+                        c.send_task_failure()
+                            .task_token(token)
+                            .error(e)
+                            .cause(cause)
+                            .send()
+                            .await
+                            .unwrap();
+                        continue;
+                    }
+                };
+            }
+        }));
+    }
+    let order = |id: &str| {
+        json!({"orderId": id, "total": 30, "card": "4111", "lines": [{"sku": "a"}, {"sku": "b"}, {"sku": "c"}]}).to_string()
+    };
+    let ok = c
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .input(order("o-1"))
+        .send()
+        .await
+        .unwrap();
+    let declined = c
+        .start_execution()
+        .state_machine_arn(sm.state_machine_arn())
+        .input(order("o-2"))
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, ok.execution_arn(), Duration::from_secs(20)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"orderId": "o-1", "status": "SHIPPED", "parcels": 3})
+    );
+    let types = event_types(&c, ok.execution_arn()).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "ActivityFailed").count(),
+        1,
+        "{types:?}"
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "MapIterationSucceeded")
+            .count(),
+        3,
+        "{types:?}"
+    );
+    let d = wait_done(&c, declined.execution_arn(), Duration::from_secs(20)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    assert_eq!(
+        serde_json::from_str::<Value>(d.output().unwrap()).unwrap(),
+        json!({"orderId": "o-2", "status": "CANCELLED", "reason": "card declined"})
+    );
+    for w in workers {
+        w.abort();
+    }
+}

@@ -832,10 +832,12 @@ impl Runtime {
         let mut newly_done = Vec::new();
         for (i, slot) in ch.frames.iter_mut().enumerate() {
             let Some(child) = slot else { continue };
-            if matches!(child.pending, Pending::Done(_)) || ch.results[i].is_some() {
-                continue;
+            // A child may have finished outside this drive (a task result
+            // delivered to it); finished children are still in `frames`
+            // until recorded here.
+            if !matches!(child.pending, Pending::Done(_)) {
+                self.drive_frame(cx, child);
             }
-            self.drive_frame(cx, child);
             if matches!(child.pending, Pending::Done(_)) {
                 newly_done.push(i);
             }
