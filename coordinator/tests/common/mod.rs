@@ -125,6 +125,7 @@ impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
 pub fn client(url: &str) -> aws_sdk_sfn::Client {
     let conf = aws_sdk_sfn::Config::builder()
         .interceptor(NoHostPrefix)
+        .http_client(aws_smithy_http_client::Builder::new().build_http())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
