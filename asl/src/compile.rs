@@ -5,6 +5,7 @@ use crate::choice::ChoiceRule;
 use crate::diagnostic::{DefinitionError, Diagnostic, codes, pointer};
 use crate::error::names;
 use crate::intrinsics::Intrinsic;
+use crate::jsonata::{Expression, JsonataTemplate};
 use crate::model::*;
 use crate::path::{Path, ResultPath};
 use crate::template::Template;
@@ -58,6 +59,7 @@ pub fn compile(
     let mut c = Compiler {
         diags: Vec::new(),
         options,
+        top_ql: QueryLanguage::JsonPath,
     };
     let machine = c.machine(definition, "", true, QueryLanguage::JsonPath);
     match machine {
@@ -76,6 +78,9 @@ pub fn compile(
 struct Compiler {
     diags: Vec<Diagnostic>,
     options: CompileOptions,
+    /// The machine-wide `QueryLanguage`: states of nested machines (Parallel
+    /// branches, Map processors) default to it, not to the enclosing state's.
+    top_ql: QueryLanguage,
 }
 
 fn loc(at: &str) -> String {
@@ -99,8 +104,7 @@ fn json_type(v: &Value) -> &'static str {
 
 /// `{% ... %}`: a JSONata expression string.
 pub fn is_jsonata_expr(s: &str) -> bool {
-    let t = s.trim();
-    t.len() >= 4 && t.starts_with("{%") && t.ends_with("%}")
+    crate::jsonata::is_expression(s)
 }
 
 const COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
@@ -327,6 +331,9 @@ impl Compiler {
                 .query_language(q, &pointer(at, "QueryLanguage"))
                 .unwrap_or(inherited),
         };
+        if top {
+            self.top_ql = query_language;
+        }
         let timeout_seconds = if top {
             self.opt_uint(m, "TimeoutSeconds", at, 1, 31_622_400)
         } else {
@@ -594,25 +601,25 @@ impl Compiler {
             self.template(m, "Parameters", at)
         };
         let result_selector = self.template(m, "ResultSelector", at);
-        let arguments = m.get("Arguments").cloned();
-        if let Some(a) = &arguments
-            && !(a.is_object() || a.as_str().is_some_and(is_jsonata_expr))
-        {
-            self.err(
-                &pointer(at, "Arguments"),
-                "Arguments must be an Object or a JSONata expression '{% ... %}'",
-            );
+        let mut arguments = None;
+        if let Some(a) = m.get("Arguments") {
+            let aat = pointer(at, "Arguments");
+            if !(a.is_object() || a.as_str().is_some_and(is_jsonata_expr)) {
+                self.err(
+                    &aat,
+                    "Arguments must be an Object or a JSONata expression '{% ... %}'",
+                );
+            } else if ql == QueryLanguage::Jsonata {
+                arguments = self.jsonata(a, &aat);
+            }
         }
-        let output = m.get("Output").cloned();
-        let assign = m.get("Assign").cloned();
-        if let Some(a) = &assign
-            && !a.is_object()
-        {
-            self.err(
-                &pointer(at, "Assign"),
-                format!("Expected value of type Object but found {}", json_type(a)),
-            );
-        }
+        let output = match m.get("Output") {
+            Some(o) if ql == QueryLanguage::Jsonata => self.jsonata(o, &pointer(at, "Output")),
+            _ => None,
+        };
+        let assign = m
+            .get("Assign")
+            .and_then(|a| self.assign(a, &pointer(at, "Assign"), ql));
         let retry = self.retriers(m.get("Retry"), &pointer(at, "Retry"));
         let catch = self.catchers(m.get("Catch"), &pointer(at, "Catch"), ql);
 
@@ -628,10 +635,13 @@ impl Compiler {
             "Parallel" => {
                 let bat = pointer(at, "Branches");
                 let mut branches = Vec::new();
+                let inner_ql = self.top_ql;
                 match m.get("Branches") {
                     Some(Value::Array(bs)) if !bs.is_empty() => {
                         for (i, b) in bs.iter().enumerate() {
-                            if let Some(sm) = self.machine(b, &format!("{bat}/{i}"), false, ql) {
+                            if let Some(sm) =
+                                self.machine(b, &format!("{bat}/{i}"), false, inner_ql)
+                            {
                                 branches.push(sm);
                             }
                         }
@@ -643,11 +653,6 @@ impl Compiler {
             }
             _ => StateKind::Map(Box::new(self.map(m, at, ql)?)),
         };
-        if ql == QueryLanguage::JsonPath
-            && let Some(a) = &assign
-        {
-            self.jsonpath_assign(a, &pointer(at, "Assign"));
-        }
         Some(State {
             name: name.to_owned(),
             comment: self.opt_string(m, "Comment", at),
@@ -667,13 +672,58 @@ impl Compiler {
         })
     }
 
-    /// `Assign` in JSONPath states follows the `.$` rules of `Parameters`.
-    fn jsonpath_assign(&mut self, a: &Value, at: &str) {
-        if a.is_object()
-            && let Err(errs) = Template::compile(a)
-        {
-            for e in errs {
-                self.err(&format!("{at}{}", e.pointer), e.message);
+    /// `Assign`: in JSONPath states it follows the `.$` rules of
+    /// `Parameters`; in JSONata states any string may be an expression.
+    fn assign(&mut self, a: &Value, at: &str, ql: QueryLanguage) -> Option<Assign> {
+        if !a.is_object() {
+            self.err(
+                at,
+                format!("Expected value of type Object but found {}", json_type(a)),
+            );
+            return None;
+        }
+        match ql {
+            QueryLanguage::JsonPath => match Template::compile(a) {
+                Ok(t) => Some(Assign::JsonPath(t)),
+                Err(errs) => {
+                    for e in errs {
+                        self.err(&format!("{at}{}", e.pointer), e.message);
+                    }
+                    None
+                }
+            },
+            QueryLanguage::Jsonata => self.jsonata(a, at).map(Assign::Jsonata),
+        }
+    }
+
+    /// Compiles every `{% ... %}` expression in a JSONata field.
+    fn jsonata(&mut self, v: &Value, at: &str) -> Option<JsonataTemplate> {
+        match JsonataTemplate::compile(v) {
+            Ok(t) => Some(t),
+            Err(errs) => {
+                for e in errs {
+                    self.diags.push(Diagnostic::new(
+                        codes::INVALID_JSONATA_EXPRESSION,
+                        format!("{at}{}", e.pointer),
+                        e.message,
+                    ));
+                }
+                None
+            }
+        }
+    }
+
+    /// Compiles one `{% ... %}` string.
+    fn expression(&mut self, s: &str, at: &str) -> Option<Box<Expression>> {
+        match Expression::parse(s) {
+            Ok(e) => Some(Box::new(e)),
+            Err(message) => {
+                self.diags.push(Diagnostic::new(
+                    codes::INVALID_JSONATA_EXPRESSION,
+                    at,
+                    message,
+                ));
+                None
             }
         }
     }
@@ -793,8 +843,24 @@ impl Compiler {
                                 );
                             }
                         }
+                        let cond_at = pointer(&iat, "Condition");
                         match co.get("Condition") {
-                            Some(c) => ChoiceCondition::Jsonata(c.clone()),
+                            Some(c @ Value::Bool(_)) => {
+                                ChoiceCondition::Jsonata(JsonataTemplate::Literal(c.clone()))
+                            }
+                            Some(Value::String(s)) if is_jsonata_expr(s) => {
+                                match self.expression(s, &cond_at) {
+                                    Some(e) => ChoiceCondition::Jsonata(JsonataTemplate::Expr(e)),
+                                    None => continue,
+                                }
+                            }
+                            Some(_) => {
+                                self.err(
+                                    &cond_at,
+                                    "The field 'Condition' must be a boolean or a JSONata expression '{% ... %}'",
+                                );
+                                continue;
+                            }
                             None => {
                                 self.err(&iat, "These fields are required: [Condition]");
                                 continue;
@@ -814,11 +880,20 @@ impl Compiler {
                             }
                         }
                     };
+                    let assign = co
+                        .get("Assign")
+                        .and_then(|a| self.assign(a, &pointer(&iat, "Assign"), ql));
+                    let output = match co.get("Output") {
+                        Some(o) if ql == QueryLanguage::Jsonata => {
+                            self.jsonata(o, &pointer(&iat, "Output"))
+                        }
+                        _ => None,
+                    };
                     choices.push(ChoiceBranch {
                         rule,
                         next,
-                        assign: co.get("Assign").cloned(),
-                        output: co.get("Output").cloned(),
+                        assign,
+                        output,
                     });
                 }
             }
@@ -844,11 +919,11 @@ impl Compiler {
         if ql == QueryLanguage::Jsonata
             && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
         {
-            let _ = s;
+            let e = self.expression(s, &kat)?;
             return Some(if key == "Seconds" {
-                WaitFor::SecondsJsonata(v.clone())
+                WaitFor::SecondsJsonata(e)
             } else {
-                WaitFor::TimestampJsonata(v.clone())
+                WaitFor::TimestampJsonata(e)
             });
         }
         match key {
@@ -883,9 +958,9 @@ impl Compiler {
             }
             if let Some(v) = m.get(lit) {
                 *slot = match v {
-                    Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => {
-                        Some(StringSource::Jsonata(v.clone()))
-                    }
+                    Value::String(s) if ql == QueryLanguage::Jsonata && is_jsonata_expr(s) => self
+                        .expression(s, &pointer(at, lit))
+                        .map(StringSource::Jsonata),
                     Value::String(s) => Some(StringSource::Literal(s.clone())),
                     o => {
                         self.err(
@@ -955,13 +1030,17 @@ impl Compiler {
                 ),
             }
         }
-        let processor = self.machine(pv, &pat, false, ql)?;
+        let inner_ql = self.top_ql;
+        let processor = self.machine(pv, &pat, false, inner_ql)?;
         let items_path = match m.get("ItemsPath") {
             None => None,
             Some(v) => self.ref_path(v, &pointer(at, "ItemsPath")),
         };
         let (item_selector, item_selector_jsonata) = if ql == QueryLanguage::Jsonata {
-            (None, m.get("ItemSelector").cloned())
+            let t = m
+                .get("ItemSelector")
+                .and_then(|v| self.jsonata(v, &pointer(at, "ItemSelector")));
+            (None, t)
         } else {
             match (m.contains_key("ItemSelector"), m.contains_key("Parameters")) {
                 (true, true) => {
@@ -995,7 +1074,10 @@ impl Compiler {
             mode,
             execution_type,
             items_path,
-            items: m.get("Items").cloned(),
+            items: match m.get("Items") {
+                Some(v) if ql == QueryLanguage::Jsonata => self.jsonata(v, &pointer(at, "Items")),
+                _ => None,
+            },
             item_selector,
             item_selector_jsonata,
             max_concurrency,
@@ -1025,7 +1107,7 @@ impl Compiler {
             if ql == QueryLanguage::Jsonata
                 && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
             {
-                return Some(PercentSource::Jsonata(s.to_owned()));
+                return self.expression(s, &kat).map(PercentSource::Jsonata);
             }
             return match v.as_f64() {
                 Some(p) if (0.0..=100.0).contains(&p) => Some(PercentSource::Literal(p)),
@@ -1062,7 +1144,7 @@ impl Compiler {
             if ql == QueryLanguage::Jsonata
                 && let Some(s) = v.as_str().filter(|s| is_jsonata_expr(s))
             {
-                return Some(NumberSource::Jsonata(s.to_owned()));
+                return self.expression(s, &kat).map(NumberSource::Jsonata);
             }
             return match v.as_u64() {
                 Some(n) if n >= min && n <= MAX_INT_FIELD => Some(NumberSource::Literal(n)),
@@ -1202,12 +1284,21 @@ impl Compiler {
                 }
             };
             let result_path = self.result_path(co.get("ResultPath"), &pointer(&cat, "ResultPath"));
+            let output = match co.get("Output") {
+                Some(o) if ql == QueryLanguage::Jsonata => {
+                    self.jsonata(o, &pointer(&cat, "Output"))
+                }
+                _ => None,
+            };
+            let assign = co
+                .get("Assign")
+                .and_then(|a| self.assign(a, &pointer(&cat, "Assign"), ql));
             out.push(Catcher {
                 error_equals,
                 next,
                 result_path,
-                output: co.get("Output").cloned(),
-                assign: co.get("Assign").cloned(),
+                output,
+                assign,
             });
         }
         out

@@ -19,6 +19,8 @@ pub mod codes {
     pub const NO_TERMINAL_STATE: &str = "NO_TERMINAL_STATE";
     /// A state is defined twice or a name is used twice across nested machines.
     pub const DUPLICATE_STATE_NAME: &str = "DUPLICATE_STATE_NAME";
+    /// A `{% ... %}` expression does not parse.
+    pub const INVALID_JSONATA_EXPRESSION: &str = "INVALID_JSONATA_EXPRESSION";
     /// `States.ALL` is not alone and last.
     pub const INVALID_ERROR_EQUALS: &str = "SCHEMA_VALIDATION_FAILED";
 }

@@ -48,6 +48,11 @@ pub struct StatesError {
     pub error: String,
     /// A human-readable cause (may be empty).
     pub cause: String,
+    /// Set when a JSONata expression failed (`States.QueryEvaluationError`):
+    /// the field it was written in (`Output`, `Arguments/x`, `Items`...).
+    /// The coordinator records an `EvaluationFailed` event for such errors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
 }
 
 impl StatesError {
@@ -56,6 +61,15 @@ impl StatesError {
         Self {
             error: error.into(),
             cause: cause.into(),
+            location: None,
+        }
+    }
+
+    /// `States.QueryEvaluationError` raised while evaluating the JSONata in `field`.
+    pub fn query_evaluation(field: impl Into<String>, cause: impl Into<String>) -> Self {
+        Self {
+            location: Some(field.into()),
+            ..Self::new(names::QUERY_EVALUATION_ERROR, cause)
         }
     }
 

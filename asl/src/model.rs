@@ -4,6 +4,7 @@
 
 use crate::choice::ChoiceRule;
 use crate::intrinsics::Intrinsic;
+use crate::jsonata::{Expression, JsonataTemplate};
 use crate::path::{Path, ResultPath};
 use crate::template::Template;
 use chrono::{DateTime, FixedOffset};
@@ -87,8 +88,17 @@ pub enum PathField {
     Path(Path),
 }
 
-/// A JSONata field value, kept as written; evaluated by the JSONata layer.
-pub type JsonataValue = Value;
+/// A JSONata field value: JSON in which any string may be a compiled `{% ... %}` expression.
+pub type JsonataValue = JsonataTemplate;
+
+/// `Assign`: the variables a state (or a Choice rule, or a catcher) sets.
+#[derive(Debug, Clone)]
+pub enum Assign {
+    /// JSONPath: a payload template (`name.$` keys read the state result, `$$` and variables).
+    JsonPath(Template),
+    /// JSONata: each value may be or contain a `{% ... %}` expression.
+    Jsonata(JsonataTemplate),
+}
 
 /// One state.
 #[derive(Debug, Clone)]
@@ -116,7 +126,7 @@ pub struct State {
     /// `Output` (JSONata).
     pub output: Option<JsonataValue>,
     /// `Assign` (both query languages).
-    pub assign: Option<Value>,
+    pub assign: Option<Assign>,
     /// `Retry`.
     pub retry: Vec<Retrier>,
     /// `Catch`.
@@ -176,8 +186,8 @@ pub enum NumberSource {
     Literal(u64),
     /// A `...Path` field.
     Path(Path),
-    /// A JSONata expression string.
-    Jsonata(String),
+    /// A JSONata expression.
+    Jsonata(Box<Expression>),
 }
 
 /// `Task` fields.
@@ -210,7 +220,7 @@ pub struct ChoiceBranch {
     /// `Next`.
     pub next: String,
     /// `Assign` of this branch.
-    pub assign: Option<Value>,
+    pub assign: Option<Assign>,
     /// `Output` of this branch (JSONata).
     pub output: Option<JsonataValue>,
 }
@@ -220,7 +230,7 @@ pub struct ChoiceBranch {
 pub enum ChoiceCondition {
     /// A compiled JSONPath rule.
     Rule(ChoiceRule),
-    /// A JSONata `Condition`, as written.
+    /// A JSONata `Condition`: `true`/`false` or an expression.
     Jsonata(JsonataValue),
 }
 
@@ -236,9 +246,9 @@ pub enum WaitFor {
     /// `TimestampPath`.
     TimestampPath(Path),
     /// `Seconds` as a JSONata expression.
-    SecondsJsonata(JsonataValue),
+    SecondsJsonata(Box<Expression>),
     /// `Timestamp` as a JSONata expression.
-    TimestampJsonata(JsonataValue),
+    TimestampJsonata(Box<Expression>),
 }
 
 /// A string field that is a literal, a path, or an intrinsic (`ErrorPath`/`CausePath`).
@@ -250,8 +260,8 @@ pub enum StringSource {
     Path(Path),
     /// An intrinsic function.
     Intrinsic(Intrinsic),
-    /// A JSONata field, as written.
-    Jsonata(JsonataValue),
+    /// A JSONata expression.
+    Jsonata(Box<Expression>),
 }
 
 /// `Fail` fields.
@@ -288,7 +298,7 @@ pub struct MapState {
     pub items: Option<JsonataValue>,
     /// `ItemSelector` (or the legacy `Parameters`).
     pub item_selector: Option<Template>,
-    /// `ItemSelector` for a JSONata state, as written.
+    /// `ItemSelector` for a JSONata state.
     pub item_selector_jsonata: Option<JsonataValue>,
     /// `MaxConcurrency` / `MaxConcurrencyPath` (0 = no limit).
     pub max_concurrency: Option<NumberSource>,
@@ -313,8 +323,8 @@ pub enum PercentSource {
     Literal(f64),
     /// A `...Path` field.
     Path(Path),
-    /// A JSONata expression string.
-    Jsonata(String),
+    /// A JSONata expression.
+    Jsonata(Box<Expression>),
 }
 
 /// Jitter applied to Retry delays.
@@ -356,5 +366,5 @@ pub struct Catcher {
     /// `Output` (JSONata).
     pub output: Option<JsonataValue>,
     /// `Assign`.
-    pub assign: Option<Value>,
+    pub assign: Option<Assign>,
 }

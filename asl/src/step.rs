@@ -14,7 +14,7 @@
 //! let vars = Default::default();
 //! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7 };
 //! match enter(machine.start().unwrap(), &json!({"a": 41}), &[], &sc) {
-//!     Action::Complete(Outcome::End { output }) => assert_eq!(output, json!({"sum": 42})),
+//!     Action::Complete(Outcome::End { output, .. }) => assert_eq!(output, json!({"sum": 42})),
 //!     other => panic!("{other:?}"),
 //! }
 //! ```
@@ -22,6 +22,7 @@
 use crate::compile::parse_timestamp;
 use crate::env::{Env, Variables};
 use crate::error::{StatesError, names};
+use crate::jsonata::{Bindings, FieldError, JsonataTemplate};
 use crate::model::*;
 use crate::path::Path;
 use chrono::{DateTime, Utc};
@@ -29,6 +30,12 @@ use serde_json::{Map, Value, json};
 
 /// The largest payload (input, output, result) in bytes: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
+
+/// The largest set of variables one `Assign` may write, in bytes of JSON: 256 KiB.
+pub const MAX_ASSIGNMENT_BYTES: usize = 262_144;
+
+/// The most variable data an execution may hold in one scope, in bytes of JSON: 10 MiB.
+pub const MAX_VARIABLES_BYTES: usize = 10 * 1024 * 1024;
 
 /// What a state evaluation may read besides its input.
 #[derive(Debug, Clone, Copy)]
@@ -46,6 +53,23 @@ pub struct StepContext<'a> {
 impl<'a> StepContext<'a> {
     fn env(&self) -> Env<'a> {
         Env::new(self.context, self.vars, self.seed)
+    }
+
+    /// The JSONata bindings for a state whose raw input is `input`.
+    fn bindings<'b>(&'b self, input: &'b Value) -> Bindings<'b> {
+        Bindings::new(input, self.context, self.vars, self.seed)
+    }
+
+    /// `States.QueryEvaluationError` for a failed JSONata field.
+    fn query_error(&self, state: &State, e: FieldError) -> StatesError {
+        self.query_error_at(state, &e.field, e.cause)
+    }
+
+    /// `States.QueryEvaluationError` located at `field`, with the state prefix.
+    fn query_error_at(&self, state: &State, field: &str, cause: impl AsRef<str>) -> StatesError {
+        let mut e = self.error_in(state, names::QUERY_EVALUATION_ERROR, cause);
+        e.location = Some(field.to_owned());
+        e
     }
 
     /// A `States.Runtime`-style error whose cause names the state and its entered event, as AWS does.
@@ -116,6 +140,11 @@ pub enum Action {
 }
 
 /// Where the execution goes after a state.
+///
+/// `assigned` holds the variables the state's `Assign` (or the matching
+/// Choice rule's or catcher's) wrote: the caller applies them to the scope
+/// the state ran in once the state exits, and records them in the
+/// `...StateExited` event (`assignedVariables`).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {
     /// Transition to `state` with `output` as its input.
@@ -124,11 +153,15 @@ pub enum Outcome {
         state: String,
         /// The state's output.
         output: Value,
+        /// Variables assigned by the state.
+        assigned: Variables,
     },
     /// The (sub-)machine ends with `output`.
     End {
         /// The state's output.
         output: Value,
+        /// Variables assigned by the state.
+        assigned: Variables,
     },
     /// Run the state again after `delay_ms` (Retry). The caller increments
     /// the attempt count of `retrier` and re-enters the state with the same raw input.
@@ -144,10 +177,13 @@ pub enum Outcome {
     Caught {
         /// The catcher's `Next`.
         state: String,
-        /// The raw input with the error output placed by the catcher's `ResultPath`.
+        /// The raw input with the error output placed by the catcher's
+        /// `ResultPath` (JSONPath), or the catcher's `Output` (JSONata).
         output: Value,
         /// The error that was caught.
         error: StatesError,
+        /// Variables assigned by the catcher's `Assign`.
+        assigned: Variables,
     },
     /// The state failed and nothing handled it: the (sub-)machine fails.
     Fail(StatesError),
@@ -169,11 +205,7 @@ pub fn enter(
 
 fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action, StatesError> {
     if state.query_language == QueryLanguage::Jsonata {
-        return Err(sc.error_in(
-            state,
-            names::RUNTIME,
-            "The JSONata query language is not supported by this version of stepwise-asl.",
-        ));
+        return jsonata_enter(state, raw, sc);
     }
     let env = sc.env();
     let effective = apply_input_path(state, &state.input_path, raw, &env, sc)?;
@@ -183,12 +215,16 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                 Some(r) => r.clone(),
                 None => apply_parameters(state, effective, &env, sc)?,
             };
+            let assigned = assign_jsonpath(state, state.assign.as_ref(), &result, &env, sc)?;
             let out = finish_output(state, raw, result, &env, sc)?;
-            Ok(Action::Complete(transition(state, out)))
+            Ok(Action::Complete(transition(state, out, assigned)))
         }
         StateKind::Succeed => {
             let out = apply_output_path(state, effective, &env, sc)?;
-            Ok(Action::Complete(Outcome::End { output: out }))
+            Ok(Action::Complete(Outcome::End {
+                output: out,
+                assigned: Variables::new(),
+            }))
         }
         StateKind::Fail(f) => {
             let error = resolve_string(f.error.as_ref(), raw, &env, sc, state, "ErrorPath")?;
@@ -210,19 +246,24 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                     .evaluate(&effective, &env)
                     .map_err(|e| prefix(sc, state, e))?
                 {
+                    let assigned = assign_jsonpath(state, b.assign.as_ref(), &effective, &env, sc)?;
                     let out = apply_output_path(state, effective, &env, sc)?;
                     return Ok(Action::Complete(Outcome::Next {
                         state: b.next.clone(),
                         output: out,
+                        assigned,
                     }));
                 }
             }
             match &c.default {
                 Some(d) => {
+                    let assigned =
+                        assign_jsonpath(state, state.assign.as_ref(), &effective, &env, sc)?;
                     let out = apply_output_path(state, effective, &env, sc)?;
                     Ok(Action::Complete(Outcome::Next {
                         state: d.clone(),
                         output: out,
+                        assigned,
                     }))
                 }
                 None => Err(StatesError::new(
@@ -233,10 +274,11 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
         }
         StateKind::Wait(w) => {
             let until = wait_until(w, &effective, &env, sc, state)?;
+            let assigned = assign_jsonpath(state, state.assign.as_ref(), &effective, &env, sc)?;
             let out = apply_output_path(state, effective, &env, sc)?;
             Ok(Action::Wait {
                 until,
-                then: transition(state, out),
+                then: transition(state, out, assigned),
             })
         }
         StateKind::Task(t) => {
@@ -309,7 +351,7 @@ fn map_items(
         Some(NumberSource::Literal(n)) => *n,
         Some(NumberSource::Path(p)) => {
             let v = p.select(&effective, env).unwrap_or(Value::Null);
-            match v.as_u64() {
+            match as_u64_lenient(&v) {
                 Some(n) => n,
                 None => {
                     return Err(sc.error_in(
@@ -331,7 +373,7 @@ fn map_items(
         Some(NumberSource::Literal(n)) => Some(*n),
         Some(NumberSource::Path(p)) => {
             let v = p.select(&effective, env).unwrap_or(Value::Null);
-            match v.as_i64() {
+            match as_i64_lenient(&v) {
                 Some(n) if n < 0 => {
                     return Err(sc.error_in(
                         state,
@@ -360,7 +402,7 @@ fn map_items(
         Some(PercentSource::Literal(p)) => Some(*p),
         Some(PercentSource::Path(p)) => {
             let v = p.select(&effective, env).unwrap_or(Value::Null);
-            match v.as_f64() {
+            match as_f64_lenient(&v) {
                 Some(x) if (0.0..=100.0).contains(&x) => Some(x),
                 _ => {
                     return Err(sc.error_in(
@@ -441,14 +483,20 @@ pub fn complete(
     let env = sc.env();
     let done = result.and_then(|r| {
         check_size(&r, state)?;
+        if state.query_language == QueryLanguage::Jsonata {
+            return jsonata_finish(state, raw_input, r, sc);
+        }
+        // `$` in a JSONPath `Assign` is the raw result, before `ResultSelector`.
+        let assigned = assign_jsonpath(state, state.assign.as_ref(), &r, &env, sc)?;
         let selected = match &state.result_selector {
             Some(t) => t.evaluate(&r, &env).map_err(|e| prefix(sc, state, e))?,
             None => r,
         };
-        finish_output(state, raw_input, selected, &env, sc)
+        let out = finish_output(state, raw_input, selected, &env, sc)?;
+        Ok(transition(state, out, assigned))
     });
     match done {
-        Ok(out) => transition(state, out),
+        Ok(outcome) => outcome,
         Err(e) => handle_error(state, raw_input, e, retry_counts, sc),
     }
 }
@@ -476,14 +524,15 @@ pub fn handle_error(
                 };
             }
         }
-        for c in &state.catch {
+        for (i, c) in state.catch.iter().enumerate() {
             if error_matches(&c.error_equals, &error.error) {
                 let error_output = json!({"Error": error.error, "Cause": error.cause});
-                return match c.result_path.apply(raw_input.clone(), error_output) {
-                    Ok(output) => Outcome::Caught {
+                return match catch_output(state, i, c, raw_input, error_output, sc) {
+                    Ok((output, assigned)) => Outcome::Caught {
                         state: c.next.clone(),
                         output,
                         error,
+                        assigned,
                     },
                     Err(e) => Outcome::Fail(e),
                 };
@@ -523,14 +572,134 @@ pub fn retry_delay_ms(r: &Retrier, attempts: u32, random: f64) -> u64 {
     delay.round() as u64
 }
 
-fn transition(state: &State, output: Value) -> Outcome {
+/// The output and variables of a matching catcher: JSONPath places the error
+/// output with `ResultPath`; JSONata evaluates the catcher's `Output`
+/// (default: the error output) with `$states.errorOutput`.
+fn catch_output(
+    state: &State,
+    index: usize,
+    c: &Catcher,
+    raw_input: &Value,
+    error_output: Value,
+    sc: &StepContext<'_>,
+) -> Result<(Value, Variables), StatesError> {
+    if state.query_language == QueryLanguage::Jsonata {
+        let b = sc.bindings(raw_input).with_error_output(&error_output);
+        let assigned = assign_jsonata(
+            state,
+            c.assign.as_ref(),
+            &format!("Catch[{index}]/Assign"),
+            &b,
+            sc,
+        )?;
+        let output = match &c.output {
+            Some(t) => t
+                .evaluate(&format!("Catch[{index}]/Output"), &b)
+                .map_err(|e| sc.query_error(state, e))?,
+            None => error_output.clone(),
+        };
+        return Ok((output, assigned));
+    }
+    let env = sc.env();
+    let assigned = assign_jsonpath(state, c.assign.as_ref(), &error_output, &env, sc)?;
+    let output = c.result_path.apply(raw_input.clone(), error_output)?;
+    Ok((output, assigned))
+}
+
+fn transition(state: &State, output: Value, assigned: Variables) -> Outcome {
     match &state.transition {
         Transition::Next(n) => Outcome::Next {
             state: n.clone(),
             output,
+            assigned,
         },
-        _ => Outcome::End { output },
+        _ => Outcome::End { output, assigned },
     }
+}
+
+/// Evaluates a JSONPath state's `Assign` with `$` = `value` (the state's
+/// result; the effective input for Choice and Wait; the error output in a
+/// catcher).
+fn assign_jsonpath(
+    state: &State,
+    assign: Option<&Assign>,
+    value: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Variables, StatesError> {
+    let vars = match assign {
+        None => return Ok(Variables::new()),
+        Some(Assign::JsonPath(t)) => t.evaluate(value, env).map_err(|e| prefix(sc, state, e))?,
+        Some(Assign::Jsonata(t)) => {
+            let b = sc.bindings(value);
+            t.evaluate("Assign", &b)
+                .map_err(|e| sc.query_error(state, e))?
+        }
+    };
+    into_assigned(state, vars, sc)
+}
+
+/// Evaluates a JSONata `Assign` (named `field` in errors) with `bindings`.
+fn assign_jsonata(
+    state: &State,
+    assign: Option<&Assign>,
+    field: &str,
+    bindings: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Variables, StatesError> {
+    let vars = match assign {
+        None => return Ok(Variables::new()),
+        Some(Assign::Jsonata(t)) => {
+            let b = bindings.with_seed(sc.env().next_u64());
+            t.evaluate(field, &b)
+                .map_err(|e| sc.query_error(state, e))?
+        }
+        Some(Assign::JsonPath(t)) => t
+            .evaluate(bindings.input, &sc.env())
+            .map_err(|e| prefix(sc, state, e))?,
+    };
+    into_assigned(state, vars, sc)
+}
+
+/// Checks an evaluated `Assign` object against the size limits.
+fn into_assigned(
+    state: &State,
+    vars: Value,
+    sc: &StepContext<'_>,
+) -> Result<Variables, StatesError> {
+    let Value::Object(vars) = vars else {
+        return Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            "The Assign field must produce an object",
+        ));
+    };
+    if vars.is_empty() {
+        return Ok(vars);
+    }
+    let too_big = |what: &str| {
+        StatesError::new(
+            names::DATA_LIMIT_EXCEEDED,
+            format!(
+                "The state/task '{}' assigned variables with a size exceeding the maximum number of bytes service limit ({what}).",
+                state.name
+            ),
+        )
+    };
+    let assigned_size = json_size(&Value::Object(vars.clone()), MAX_ASSIGNMENT_BYTES);
+    if assigned_size > MAX_ASSIGNMENT_BYTES {
+        return Err(too_big("256 KiB per Assign"));
+    }
+    let mut total = assigned_size;
+    for (k, v) in sc.vars.iter() {
+        if !vars.contains_key(k) {
+            total += k.len() + json_size(v, MAX_VARIABLES_BYTES);
+            if total > MAX_VARIABLES_BYTES {
+                return Err(too_big("10 MiB of variables in scope"));
+            }
+        }
+    }
+    Ok(vars)
 }
 
 fn prefix(sc: &StepContext<'_>, state: &State, e: StatesError) -> StatesError {
@@ -634,11 +803,16 @@ fn check_size(v: &Value, state: &State) -> Result<(), StatesError> {
 /// The size of a value as compact JSON, in bytes, counted without
 /// allocating and stopping once it passes the limit.
 pub fn payload_size(v: &Value) -> usize {
-    struct Counter(usize);
+    json_size(v, MAX_PAYLOAD_BYTES)
+}
+
+/// The size of a value as compact JSON, or `limit + 1` once it passes `limit`.
+pub fn json_size(v: &Value, limit: usize) -> usize {
+    struct Counter(usize, usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
             self.0 += buf.len();
-            if self.0 > MAX_PAYLOAD_BYTES {
+            if self.0 > self.1 {
                 return Err(std::io::Error::other("limit"));
             }
             Ok(buf.len())
@@ -647,10 +821,10 @@ pub fn payload_size(v: &Value) -> usize {
             Ok(())
         }
     }
-    let mut c = Counter(0);
+    let mut c = Counter(0, limit);
     match serde_json::to_writer(&mut c, v) {
         Ok(()) => c.0,
-        Err(_) => MAX_PAYLOAD_BYTES + 1,
+        Err(_) => limit + 1,
     }
 }
 
@@ -804,6 +978,457 @@ fn wait_until(
     }
 }
 
+// ---------------------------------------------------------------------------
+// JSONata states
+// ---------------------------------------------------------------------------
+
+/// Enters a JSONata state: `Arguments`, `Output`, `Assign`, `Condition`,
+/// `Items`, `ItemSelector`, `Seconds`/`Timestamp`, `Error`/`Cause` and the
+/// numeric fields, each evaluated with `$states.input` = the raw input.
+fn jsonata_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action, StatesError> {
+    let b = sc.bindings(raw);
+    match &state.kind {
+        StateKind::Pass { .. } => {
+            let out = jsonata_output(state, state.output.as_ref(), "Output", raw, &b, sc)?;
+            let assigned = assign_jsonata(state, state.assign.as_ref(), "Assign", &b, sc)?;
+            Ok(Action::Complete(transition(state, out, assigned)))
+        }
+        StateKind::Succeed => {
+            let out = jsonata_output(state, state.output.as_ref(), "Output", raw, &b, sc)?;
+            Ok(Action::Complete(Outcome::End {
+                output: out,
+                assigned: Variables::new(),
+            }))
+        }
+        StateKind::Fail(f) => {
+            let error = jsonata_string(state, f.error.as_ref(), "Error", &b, sc)?;
+            let cause = jsonata_string(state, f.cause.as_ref(), "Cause", &b, sc)?;
+            Ok(Action::Complete(Outcome::Fail(StatesError::new(
+                error, cause,
+            ))))
+        }
+        StateKind::Choice(c) => {
+            for (i, branch) in c.choices.iter().enumerate() {
+                let ChoiceCondition::Jsonata(cond) = &branch.rule else {
+                    return Err(sc.error_in(
+                        state,
+                        names::RUNTIME,
+                        "JSONPath Choice rules need the JSONPath query language",
+                    ));
+                };
+                let field = format!("Choices[{i}]/Condition");
+                let v = eval_field(state, cond, &field, &b, sc)?;
+                let Value::Bool(matched) = v else {
+                    return Err(unexpected_type(state, cond, &field, "boolean", &v, sc));
+                };
+                if matched {
+                    let out = jsonata_output(
+                        state,
+                        branch.output.as_ref(),
+                        &format!("Choices[{i}]/Output"),
+                        raw,
+                        &b,
+                        sc,
+                    )?;
+                    let assigned = assign_jsonata(
+                        state,
+                        branch.assign.as_ref(),
+                        &format!("Choices[{i}]/Assign"),
+                        &b,
+                        sc,
+                    )?;
+                    return Ok(Action::Complete(Outcome::Next {
+                        state: branch.next.clone(),
+                        output: out,
+                        assigned,
+                    }));
+                }
+            }
+            match &c.default {
+                Some(d) => {
+                    let out = jsonata_output(state, state.output.as_ref(), "Output", raw, &b, sc)?;
+                    let assigned = assign_jsonata(state, state.assign.as_ref(), "Assign", &b, sc)?;
+                    Ok(Action::Complete(Outcome::Next {
+                        state: d.clone(),
+                        output: out,
+                        assigned,
+                    }))
+                }
+                None => Err(StatesError::new(
+                    names::NO_CHOICE_MATCHED,
+                    format!("No Matches! (state '{}')", state.name),
+                )),
+            }
+        }
+        StateKind::Wait(w) => {
+            let until = jsonata_wait(state, w, raw, &b, sc)?;
+            let out = jsonata_output(state, state.output.as_ref(), "Output", raw, &b, sc)?;
+            let assigned = assign_jsonata(state, state.assign.as_ref(), "Assign", &b, sc)?;
+            Ok(Action::Wait {
+                until,
+                then: transition(state, out, assigned),
+            })
+        }
+        StateKind::Task(t) => {
+            let input = jsonata_arguments(state, raw, &b, sc)?;
+            check_size(&input, state)?;
+            let timeout_seconds =
+                jsonata_number(state, t.timeout.as_ref(), "TimeoutSeconds", 1, &b, sc)?;
+            let heartbeat_seconds =
+                jsonata_number(state, t.heartbeat.as_ref(), "HeartbeatSeconds", 1, &b, sc)?;
+            Ok(Action::RunTask {
+                resource: t.resource.clone(),
+                input,
+                timeout_seconds,
+                heartbeat_seconds,
+            })
+        }
+        StateKind::Parallel { .. } => {
+            let input = jsonata_arguments(state, raw, &b, sc)?;
+            Ok(Action::RunBranches { input })
+        }
+        StateKind::Map(m) => jsonata_map(state, m, raw, &b, sc),
+    }
+}
+
+/// Finishes a JSONata Task, Parallel or Map state: `Output` (default: the
+/// result) and `Assign`, with `$states.result` set.
+fn jsonata_finish(
+    state: &State,
+    raw: &Value,
+    result: Value,
+    sc: &StepContext<'_>,
+) -> Result<Outcome, StatesError> {
+    let b = sc.bindings(raw).with_result(&result);
+    let assigned = assign_jsonata(state, state.assign.as_ref(), "Assign", &b, sc)?;
+    let out = match &state.output {
+        Some(t) => {
+            let out = eval_field(state, t, "Output", &b, sc)?;
+            check_size(&out, state)?;
+            out
+        }
+        None => result.clone(),
+    };
+    Ok(transition(state, out, assigned))
+}
+
+/// Evaluates a JSONata field with a fresh seed.
+fn eval_field(
+    state: &State,
+    t: &JsonataTemplate,
+    field: &str,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    let b = b.with_seed(sc.env().next_u64());
+    t.evaluate(field, &b).map_err(|e| sc.query_error(state, e))
+}
+
+/// `Output` (or a rule's/catcher's): evaluated, or `default` when absent.
+fn jsonata_output(
+    state: &State,
+    output: Option<&JsonataTemplate>,
+    field: &str,
+    default: &Value,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    let out = match output {
+        Some(t) => eval_field(state, t, field, b, sc)?,
+        None => default.clone(),
+    };
+    check_size(&out, state)?;
+    Ok(out)
+}
+
+/// `Arguments`: evaluated, or the raw input when absent.
+fn jsonata_arguments(
+    state: &State,
+    raw: &Value,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    match &state.arguments {
+        Some(t) => eval_field(state, t, "Arguments", b, sc),
+        None => Ok(raw.clone()),
+    }
+}
+
+/// The AWS cause for a field whose value has the wrong type.
+fn unexpected_type(
+    state: &State,
+    t: &JsonataTemplate,
+    field: &str,
+    expected: &str,
+    v: &Value,
+    sc: &StepContext<'_>,
+) -> StatesError {
+    let what = match t.as_expression() {
+        Some(e) => format!(
+            "The JSONata expression '{}' specified for the field '{field}'",
+            e.source()
+        ),
+        None => format!("The value of the field '{field}'"),
+    };
+    sc.query_error_at(
+        state,
+        field,
+        format!(
+            "{what} returned an unexpected result type. Expected '{expected}', but was '{}' for value: {}",
+            crate::jsonata::type_name(v),
+            compact(v)
+        ),
+    )
+}
+
+fn expression_error(
+    state: &State,
+    e: &crate::jsonata::Expression,
+    field: &str,
+    expected: &str,
+    v: &Value,
+    sc: &StepContext<'_>,
+) -> StatesError {
+    unexpected_type(
+        state,
+        &JsonataTemplate::Expr(Box::new(e.clone())),
+        field,
+        expected,
+        v,
+        sc,
+    )
+}
+
+fn eval_expression(
+    state: &State,
+    e: &crate::jsonata::Expression,
+    field: &str,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Value, StatesError> {
+    let b = b.with_seed(sc.env().next_u64());
+    e.evaluate(&b)
+        .map_err(|err| sc.query_error_at(state, field, e.describe(field, &err)))
+}
+
+/// `Error` / `Cause` of a JSONata Fail state.
+fn jsonata_string(
+    state: &State,
+    src: Option<&StringSource>,
+    field: &str,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<String, StatesError> {
+    match src {
+        None => Ok(String::new()),
+        Some(StringSource::Literal(s)) => Ok(s.clone()),
+        Some(StringSource::Jsonata(e)) => match eval_expression(state, e, field, b, sc)? {
+            Value::String(s) => Ok(s),
+            other => Err(expression_error(state, e, field, "string", &other, sc)),
+        },
+        Some(StringSource::Path(_) | StringSource::Intrinsic(_)) => Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            format!("The field '{field}Path' needs the JSONPath query language"),
+        )),
+    }
+}
+
+/// A whole number of at least `min` from a literal or an expression.
+fn jsonata_number(
+    state: &State,
+    src: Option<&NumberSource>,
+    field: &str,
+    min: u64,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Option<u64>, StatesError> {
+    match src {
+        None => Ok(None),
+        Some(NumberSource::Literal(n)) => Ok(Some(*n)),
+        Some(NumberSource::Jsonata(e)) => {
+            let v = eval_expression(state, e, field, b, sc)?;
+            match v.as_f64() {
+                Some(x) if x.fract() == 0.0 && x >= min as f64 && x <= 99_999_999.0 => {
+                    Ok(Some(x as u64))
+                }
+                Some(_) => Err(sc.query_error_at(
+                    state,
+                    field,
+                    format!(
+                        "The JSONata expression '{}' specified for the field '{field}' returned an invalid value: {}. Expected an integer between {min} and 99999999.",
+                        e.source(),
+                        compact(&v)
+                    ),
+                )),
+                None => Err(expression_error(state, e, field, "number", &v, sc)),
+            }
+        }
+        Some(NumberSource::Path(_)) => Err(sc.error_in(
+            state,
+            names::RUNTIME,
+            format!("The field '{field}Path' needs the JSONPath query language"),
+        )),
+    }
+}
+
+fn jsonata_wait(
+    state: &State,
+    w: &WaitFor,
+    raw: &Value,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<WaitUntil, StatesError> {
+    match w {
+        WaitFor::SecondsJsonata(e) => {
+            let v = eval_expression(state, e, "Seconds", b, sc)?;
+            match v.as_f64() {
+                Some(x) if x.fract() == 0.0 && (0.0..=99_999_999.0).contains(&x) => {
+                    Ok(WaitUntil::Seconds(x as u64))
+                }
+                Some(_) => Err(sc.query_error_at(
+                    state,
+                    "Seconds",
+                    format!(
+                        "The JSONata expression '{}' specified for the field 'Seconds' returned an invalid value: {}. Expected a non-negative integer.",
+                        e.source(),
+                        compact(&v)
+                    ),
+                )),
+                None => Err(expression_error(state, e, "Seconds", "number", &v, sc)),
+            }
+        }
+        WaitFor::TimestampJsonata(e) => {
+            let v = eval_expression(state, e, "Timestamp", b, sc)?;
+            match v.as_str().and_then(parse_timestamp) {
+                Some(t) => Ok(WaitUntil::Timestamp(t.with_timezone(&Utc))),
+                None => Err(sc.query_error_at(
+                    state,
+                    "Timestamp",
+                    format!(
+                        "The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {}",
+                        v.as_str().map(str::to_owned).unwrap_or_else(|| compact(&v))
+                    ),
+                )),
+            }
+        }
+        other => wait_until(other, raw, &sc.env(), sc, state),
+    }
+}
+
+fn jsonata_map(
+    state: &State,
+    m: &MapState,
+    raw: &Value,
+    b: &Bindings<'_>,
+    sc: &StepContext<'_>,
+) -> Result<Action, StatesError> {
+    let items_value = match &m.items {
+        Some(t) => {
+            let v = eval_field(state, t, "Items", b, sc)?;
+            if !v.is_array() {
+                return Err(unexpected_type(state, t, "Items", "array", &v, sc));
+            }
+            v
+        }
+        None => raw.clone(),
+    };
+    let Value::Array(items) = items_value else {
+        return Err(sc.query_error_at(
+            state,
+            "Items",
+            format!(
+                "Map state input must be an array but was: {}",
+                compact(&items_value)
+            ),
+        ));
+    };
+    let max_concurrency = jsonata_number(
+        state,
+        m.max_concurrency.as_ref(),
+        "MaxConcurrency",
+        0,
+        b,
+        sc,
+    )?
+    .unwrap_or(0);
+    let tolerated_failure_count = jsonata_number(
+        state,
+        m.tolerated_failure_count.as_ref(),
+        "ToleratedFailureCount",
+        0,
+        b,
+        sc,
+    )?;
+    let tolerated_failure_percentage = match &m.tolerated_failure_percentage {
+        None => None,
+        Some(PercentSource::Literal(p)) => Some(*p),
+        Some(PercentSource::Jsonata(e)) => {
+            let field = "ToleratedFailurePercentage";
+            let v = eval_expression(state, e, field, b, sc)?;
+            match v.as_f64() {
+                Some(x) if (0.0..=100.0).contains(&x) => Some(x),
+                Some(_) => {
+                    return Err(sc.query_error_at(
+                        state,
+                        field,
+                        format!(
+                            "The JSONata expression '{}' specified for the field '{field}' returned an invalid value: {}. Expected a number between 0 and 100.",
+                            e.source(),
+                            compact(&v)
+                        ),
+                    ));
+                }
+                None => return Err(expression_error(state, e, field, "number", &v, sc)),
+            }
+        }
+        Some(PercentSource::Path(_)) => None,
+    };
+    let items = match &m.item_selector_jsonata {
+        None => items,
+        Some(t) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.into_iter().enumerate() {
+                let ctx = with_map_item(sc.context, i, &item);
+                let ib = Bindings {
+                    context: &ctx,
+                    ..*b
+                };
+                out.push(eval_field(state, t, "ItemSelector", &ib, sc)?);
+            }
+            out
+        }
+    };
+    Ok(Action::RunIterations {
+        items,
+        max_concurrency,
+        tolerated_failure_count,
+        tolerated_failure_percentage,
+    })
+}
+
+/// A number, or a string holding one: `...Path` fields accept `"1"` as AWS does.
+fn as_f64_lenient(v: &Value) -> Option<f64> {
+    match v {
+        Value::String(s) => s.trim().parse::<f64>().ok().filter(|x| x.is_finite()),
+        other => other.as_f64(),
+    }
+}
+
+fn as_i64_lenient(v: &Value) -> Option<i64> {
+    match v {
+        Value::String(s) => s.trim().parse::<i64>().ok(),
+        other => other.as_i64(),
+    }
+}
+
+fn as_u64_lenient(v: &Value) -> Option<u64> {
+    match v {
+        Value::String(s) => s.trim().parse::<u64>().ok(),
+        other => other.as_u64(),
+    }
+}
+
 fn compact(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
@@ -862,7 +1487,8 @@ mod tests {
             a,
             Action::Complete(Outcome::Next {
                 state: "B".into(),
-                output: json!({"x": 5, "lit": 1})
+                output: json!({"x": 5, "lit": 1}),
+                assigned: Variables::new()
             })
         );
     }
@@ -875,7 +1501,8 @@ mod tests {
         assert_eq!(
             run_enter(&m, "A", json!({"k": 1})),
             Action::Complete(Outcome::End {
-                output: json!({"k": 1})
+                output: json!({"k": 1}),
+                assigned: Variables::new()
             })
         );
         let m = machine(
@@ -884,7 +1511,8 @@ mod tests {
         assert_eq!(
             run_enter(&m, "A", json!({"k": 1})),
             Action::Complete(Outcome::End {
-                output: json!({"k": 1, "a": {"b": {"r": 1}}})
+                output: json!({"k": 1, "a": {"b": {"r": 1}}}),
+                assigned: Variables::new()
             })
         );
     }
@@ -894,7 +1522,10 @@ mod tests {
         let m = machine(json!({"A": {"Type": "Pass", "InputPath": null, "End": true}}));
         assert_eq!(
             run_enter(&m, "A", json!({"k": 1})),
-            Action::Complete(Outcome::End { output: json!({}) })
+            Action::Complete(Outcome::End {
+                output: json!({}),
+                assigned: Variables::new()
+            })
         );
     }
 
@@ -1016,7 +1647,8 @@ mod tests {
         assert_eq!(
             out,
             Outcome::End {
-                output: json!({"t": 10, "r": {"v": 7}})
+                output: json!({"t": 10, "r": {"v": 7}}),
+                assigned: Variables::new()
             }
         );
     }

@@ -143,7 +143,7 @@ pub fn hash(args: &[Option<Value>]) -> FnResult {
 }
 
 /// splitmix64: the same mixing `Env` uses, here to derive values from a seed.
-fn mix(seed: u64) -> u64 {
+pub fn mix(seed: u64) -> u64 {
     let mut z = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);

@@ -265,17 +265,35 @@ impl JsonataTemplate {
 
     /// Evaluates the template. `field` names it in errors (`Output`,
     /// `Catch[0]/Output`); nested fields are named `field/key` and `field[i]`.
+    /// Each expression gets its own seed derived from `bindings.seed`, so two
+    /// `$uuid()` calls in one template differ.
     pub fn evaluate(&self, field: &str, bindings: &Bindings<'_>) -> Result<Value, FieldError> {
+        let counter = std::cell::Cell::new(0u64);
+        self.eval_node(field, bindings, &counter)
+    }
+
+    fn eval_node(
+        &self,
+        field: &str,
+        bindings: &Bindings<'_>,
+        counter: &std::cell::Cell<u64>,
+    ) -> Result<Value, FieldError> {
         match self {
             JsonataTemplate::Literal(v) => Ok(v.clone()),
-            JsonataTemplate::Expr(e) => e.evaluate(bindings).map_err(|err| FieldError {
-                field: field.to_owned(),
-                cause: e.describe(field, &err),
-            }),
+            JsonataTemplate::Expr(e) => {
+                let n = counter.get();
+                counter.set(n + 1);
+                let seed = functions::mix(bindings.seed.wrapping_add(n));
+                e.evaluate(&bindings.with_seed(seed))
+                    .map_err(|err| FieldError {
+                        field: field.to_owned(),
+                        cause: e.describe(field, &err),
+                    })
+            }
             JsonataTemplate::Object(fields) => {
                 let mut out = Map::with_capacity(fields.len());
                 for (k, t) in fields {
-                    let v = t.evaluate(&format!("{field}/{k}"), bindings)?;
+                    let v = t.eval_node(&format!("{field}/{k}"), bindings, counter)?;
                     out.insert(k.clone(), v);
                 }
                 Ok(Value::Object(out))
@@ -283,7 +301,7 @@ impl JsonataTemplate {
             JsonataTemplate::Array(items) => {
                 let mut out = Vec::with_capacity(items.len());
                 for (i, t) in items.iter().enumerate() {
-                    out.push(t.evaluate(&format!("{field}[{i}]"), bindings)?);
+                    out.push(t.eval_node(&format!("{field}[{i}]"), bindings, counter)?);
                 }
                 Ok(Value::Array(out))
             }

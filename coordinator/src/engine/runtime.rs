@@ -94,8 +94,17 @@ pub enum Pending {
 /// An [`Outcome`] in a serializable form (only Next/End come out of a Wait).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum StoredOutcome {
-    Next { state: String, output: Value },
-    End { output: Value },
+    Next {
+        state: String,
+        output: Value,
+        #[serde(default)]
+        assigned: Variables,
+    },
+    End {
+        output: Value,
+        #[serde(default)]
+        assigned: Variables,
+    },
 }
 
 /// Branches of a Parallel state or iterations of a Map state.
@@ -136,6 +145,11 @@ pub struct Frame {
     pub pending: Pending,
     /// Events of this frame are not recorded (distributed map iterations).
     pub quiet: bool,
+    /// The variables this frame's states read and assign. A Parallel branch or
+    /// Map iteration starts with a copy of its parent's: it reads the outer
+    /// variables, and what it assigns stays in its own copy.
+    #[serde(default)]
+    pub vars: Variables,
 }
 
 impl Frame {
@@ -152,7 +166,22 @@ impl Frame {
             last_event,
             pending: Pending::Ready,
             quiet,
+            vars: Variables::new(),
         }
+    }
+
+    /// Moves the frame on to `state` with `input`, keeping its path and variables.
+    fn next_state(&mut self, state: String, input: Value) {
+        let vars = std::mem::take(&mut self.vars);
+        let last = self.last_event;
+        *self = Frame::new(
+            std::mem::take(&mut self.path),
+            state,
+            input,
+            last,
+            self.quiet,
+        );
+        self.vars = vars;
     }
 
     /// Visits this frame and every descendant.
@@ -394,7 +423,7 @@ impl Runtime {
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
-            vars: cx.vars,
+            vars: &f.vars,
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
         };
@@ -414,8 +443,16 @@ impl Runtime {
                     }
                 };
                 let stored = match then {
-                    Outcome::Next { state, output } => StoredOutcome::Next { state, output },
-                    Outcome::End { output } => StoredOutcome::End { output },
+                    Outcome::Next {
+                        state,
+                        output,
+                        assigned,
+                    } => StoredOutcome::Next {
+                        state,
+                        output,
+                        assigned,
+                    },
+                    Outcome::End { output, assigned } => StoredOutcome::End { output, assigned },
                     other => return self.apply(cx, f, other),
                 };
                 let id = self.next_timer;
@@ -455,13 +492,10 @@ impl Runtime {
                             state: f.state.clone(),
                             index: i,
                         });
-                        Some(Frame::new(
-                            path,
-                            b.start_at.clone(),
-                            input.clone(),
-                            id,
-                            f.quiet,
-                        ))
+                        let mut child =
+                            Frame::new(path, b.start_at.clone(), input.clone(), id, f.quiet);
+                        child.vars = f.vars.clone();
+                        Some(child)
                     })
                     .collect::<Vec<_>>();
                 let n = frames.len();
@@ -677,21 +711,34 @@ impl Runtime {
         }
     }
 
-    /// Applies an outcome to a frame: records the exit (or failure) events and moves on.
+    /// Applies an outcome to a frame: records the exit (or failure) events,
+    /// applies the variables the state assigned, and moves on.
     fn apply(&mut self, cx: &mut Cx<'_>, f: &mut Frame, o: Outcome) {
         let type_name = machine_at(cx.machine, &f.path)
             .and_then(|m| m.state(&f.state))
             .map(|s| s.kind.type_name())
             .unwrap_or("Pass");
         let block = matches!(type_name, "Parallel" | "Map");
-        match o {
-            Outcome::Next { state, output } => {
-                self.exit(cx, f, type_name, &output);
-                let last = f.last_event;
-                *f = Frame::new(std::mem::take(&mut f.path), state, output, last, f.quiet);
+        // A failed JSONata evaluation is recorded before what follows from it.
+        let evaluation_failed = match &o {
+            Outcome::Retry { error, .. } | Outcome::Caught { error, .. } | Outcome::Fail(error) => {
+                self.evaluation_failed(cx, f, error)
             }
-            Outcome::End { output } => {
-                self.exit(cx, f, type_name, &output);
+            _ => false,
+        };
+        match o {
+            Outcome::Next {
+                state,
+                output,
+                assigned,
+            } => {
+                self.exit(cx, f, type_name, &output, &assigned);
+                f.vars.extend(assigned);
+                f.next_state(state, output);
+            }
+            Outcome::End { output, assigned } => {
+                self.exit(cx, f, type_name, &output, &assigned);
+                f.vars.extend(assigned);
                 f.pending = Pending::Done(Ok(output));
             }
             Outcome::Retry {
@@ -711,8 +758,13 @@ impl Runtime {
                 };
                 cx.requests.push(Request::Timer { at: until });
             }
-            Outcome::Caught { state, output, .. } => {
-                if block && std::mem::take(&mut self.children_failed) {
+            Outcome::Caught {
+                state,
+                output,
+                assigned,
+                ..
+            } => {
+                if block && (std::mem::take(&mut self.children_failed) || evaluation_failed) {
                     self.emit(
                         cx,
                         &mut f.last_event,
@@ -721,12 +773,12 @@ impl Runtime {
                         json!({}),
                     );
                 }
-                self.exit(cx, f, type_name, &output);
-                let last = f.last_event;
-                *f = Frame::new(std::mem::take(&mut f.path), state, output, last, f.quiet);
+                self.exit(cx, f, type_name, &output, &assigned);
+                f.vars.extend(assigned);
+                f.next_state(state, output);
             }
             Outcome::Fail(e) => {
-                if block && std::mem::take(&mut self.children_failed) {
+                if block && (std::mem::take(&mut self.children_failed) || evaluation_failed) {
                     self.emit(
                         cx,
                         &mut f.last_event,
@@ -740,18 +792,44 @@ impl Runtime {
         }
     }
 
-    fn exit(&mut self, cx: &mut Cx<'_>, f: &mut Frame, type_name: &str, output: &Value) {
+    /// Records `EvaluationFailed` for an error raised by a JSONata expression.
+    fn evaluation_failed(&mut self, cx: &mut Cx<'_>, f: &mut Frame, error: &StatesError) -> bool {
+        let Some(location) = &error.location else {
+            return false;
+        };
+        let details = json!({"evaluationFailedEventDetails": {
+            "error": error.error, "cause": error.cause, "location": location, "state": f.state}});
+        self.emit(cx, &mut f.last_event, f.quiet, "EvaluationFailed", details);
+        true
+    }
+
+    fn exit(
+        &mut self,
+        cx: &mut Cx<'_>,
+        f: &mut Frame,
+        type_name: &str,
+        output: &Value,
+        assigned: &Variables,
+    ) {
         if type_name == "Fail" {
             return;
         }
-        let details = json!({"stateExitedEventDetails": {
-            "name": f.state, "output": to_text(output), "outputDetails": {"truncated": false}}});
+        let mut details = json!({
+            "name": f.state, "output": to_text(output), "outputDetails": {"truncated": false}});
+        if !assigned.is_empty() {
+            let texts: serde_json::Map<String, Value> = assigned
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(to_text(v))))
+                .collect();
+            details["assignedVariables"] = Value::Object(texts);
+            details["assignedVariablesDetails"] = json!({"truncated": false});
+        }
         self.emit(
             cx,
             &mut f.last_event,
             f.quiet,
             exited_type(type_name),
-            details,
+            json!({ "stateExitedEventDetails": details }),
         );
     }
 
@@ -770,7 +848,7 @@ impl Runtime {
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
-            vars: cx.vars,
+            vars: &f.vars,
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
         };
@@ -819,13 +897,9 @@ impl Runtime {
                 "MapIterationStarted",
                 json!({"mapIterationStartedEventDetails": {"name": f.state, "index": i}}),
             );
-            ch.frames[i] = Some(Frame::new(
-                path,
-                machine.start_at.clone(),
-                item,
-                last,
-                ch.quiet,
-            ));
+            let mut child = Frame::new(path, machine.start_at.clone(), item, last, ch.quiet);
+            child.vars = f.vars.clone();
+            ch.frames[i] = Some(child);
             ch.running += 1;
         }
         // Drive every running child.
@@ -1110,10 +1184,22 @@ impl Runtime {
         match &mut f.pending {
             Pending::Timer { until, then, .. } if *until <= cx.now => match then.take() {
                 None => f.pending = Pending::Ready,
-                Some(StoredOutcome::Next { state, output }) => {
-                    self.apply(cx, f, Outcome::Next { state, output })
+                Some(StoredOutcome::Next {
+                    state,
+                    output,
+                    assigned,
+                }) => self.apply(
+                    cx,
+                    f,
+                    Outcome::Next {
+                        state,
+                        output,
+                        assigned,
+                    },
+                ),
+                Some(StoredOutcome::End { output, assigned }) => {
+                    self.apply(cx, f, Outcome::End { output, assigned })
                 }
-                Some(StoredOutcome::End { output }) => self.apply(cx, f, Outcome::End { output }),
             },
             Pending::Children(c) => {
                 for ch in c.frames.iter_mut().flatten() {
