@@ -1755,4 +1755,54 @@ mod tests {
         );
         assert_eq!(d[0].location, "/States/A/Bogus");
     }
+
+    #[test]
+    fn jsonata_syntax_errors_name_the_state_and_field() {
+        let d = diags(
+            json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Output": "{% a[1,2) %}", "Assign": {"x": ["{% 1 + %}"]}, "Next": "W"},
+            "W": {"Type": "Wait", "Seconds": "{% ( %}", "End": true}}}),
+        );
+        let got: Vec<(&str, &str)> = d
+            .iter()
+            .map(|d| (d.code.as_str(), d.location.as_str()))
+            .collect();
+        assert!(
+            got.contains(&(codes::INVALID_JSONATA_EXPRESSION, "/States/A/Output")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(codes::INVALID_JSONATA_EXPRESSION, "/States/A/Assign/x/0")),
+            "{got:?}"
+        );
+        assert!(
+            got.contains(&(codes::INVALID_JSONATA_EXPRESSION, "/States/W/Seconds")),
+            "{got:?}"
+        );
+        // The same strings are literals in JSONPath states.
+        assert!(
+            diags(json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Assign": {"x": "{% a[1,2) %}"}, "End": true}}}))
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn nested_states_default_to_the_machine_query_language() {
+        let m = compile(
+            &json!({"StartAt": "M", "QueryLanguage": "JSONPath", "States": {"M": {"Type": "Map", "QueryLanguage": "JSONata",
+                "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "P",
+                    "States": {"P": {"QueryLanguage": "JSONPath", "Type": "Pass", "End": true}, }}, "End": true}}}),
+            CompileOptions::default(),
+        )
+        .unwrap();
+        let StateKind::Map(map) = &m.states["M"].kind else {
+            panic!()
+        };
+        assert_eq!(m.states["M"].query_language, QueryLanguage::Jsonata);
+        assert_eq!(
+            map.processor.states["P"].query_language,
+            QueryLanguage::JsonPath
+        );
+    }
 }

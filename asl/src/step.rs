@@ -1812,4 +1812,479 @@ mod tests {
         };
         assert_eq!(e.error, names::DATA_LIMIT_EXCEEDED);
     }
+
+    // ----- JSONata states and variables -----
+
+    fn jsonata(states: Value) -> StateMachine {
+        let first = states
+            .as_object()
+            .and_then(|o| o.keys().next().cloned())
+            .unwrap();
+        compile(
+            &json!({"QueryLanguage": "JSONata", "StartAt": first, "States": states}),
+            CompileOptions::default(),
+        )
+        .unwrap()
+    }
+
+    fn vars(v: Value) -> Variables {
+        match v {
+            Value::Object(m) => m,
+            _ => Variables::new(),
+        }
+    }
+
+    fn enter_with(m: &StateMachine, name: &str, input: Value, v: &Variables) -> Action {
+        let (c, _) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        enter(m.state(name).unwrap(), &input, &[], &sc)
+    }
+
+    fn complete_with(
+        m: &StateMachine,
+        name: &str,
+        input: Value,
+        result: Result<Value, StatesError>,
+        v: &Variables,
+    ) -> Outcome {
+        let (c, _) = ctx();
+        let sc = StepContext {
+            context: &c,
+            vars: v,
+            entered_event_id: 2,
+            seed: 1,
+        };
+        complete(m.state(name).unwrap(), &input, result, &[], &sc)
+    }
+
+    fn failed(a: Action) -> StatesError {
+        match a {
+            Action::Complete(Outcome::Fail(e)) => e,
+            other => panic!("expected a failure, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn jsonata_pass_output_and_assign_read_the_old_variables() {
+        let m = jsonata(json!({"A": {"Type": "Pass", "End": true,
+            "Output": {"x": "{% $states.input.x %}", "v": "{% $v %}", "lit": [1, "{% $v * 2 %}"]},
+            "Assign": {"v": "{% $v + $states.input.x %}", "c": "constant"}}}));
+        let a = enter_with(&m, "A", json!({"x": 1}), &vars(json!({"v": 5})));
+        assert_eq!(
+            a,
+            Action::Complete(Outcome::End {
+                output: json!({"x": 1, "v": 5, "lit": [1, 10]}),
+                assigned: vars(json!({"v": 6, "c": "constant"}))
+            })
+        );
+        // Without Output, the output is the input.
+        let m = jsonata(json!({"A": {"Type": "Pass", "End": true}}));
+        assert!(
+            matches!(enter_with(&m, "A", json!({"k": 1}), &Variables::new()),
+            Action::Complete(Outcome::End { output, .. }) if output == json!({"k": 1}))
+        );
+    }
+
+    #[test]
+    fn jsonata_undefined_is_a_query_evaluation_error_naming_the_field() {
+        let m = jsonata(
+            json!({"A": {"Type": "Pass", "Output": {"result": "{% $doesNotExist %}"}, "End": true}}),
+        );
+        let e = failed(enter_with(&m, "A", json!({}), &Variables::new()));
+        assert_eq!(e.error, names::QUERY_EVALUATION_ERROR);
+        assert_eq!(
+            e.cause,
+            "An error occurred while executing the state 'A' (entered at the event id #2). The JSONata expression '$doesNotExist' specified for the field 'Output/result' returned nothing (undefined)."
+        );
+        assert_eq!(e.location.as_deref(), Some("Output/result"));
+        let m = jsonata(
+            json!({"A": {"Type": "Pass", "Assign": {"x": "{% $states.input.a + 'b' %}"}, "End": true}}),
+        );
+        let e = failed(enter_with(&m, "A", json!({"a": 1}), &Variables::new()));
+        assert!(
+            e.cause.contains(
+                "specified for the field 'Assign/x' threw an error during evaluation. T2002: The right side"
+            ),
+            "{}",
+            e.cause
+        );
+    }
+
+    #[test]
+    fn jsonata_choice_rules_and_default() {
+        let m = jsonata(json!({"C": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $states.input.n > 10 %}", "Next": "Big",
+                 "Output": {"size": "big"}, "Assign": {"seen": "{% $states.input.n %}"}},
+                {"Condition": true, "Next": "Always"}],
+                "Default": "Small", "Output": {"size": "default"}, "Assign": {"seen": "none"}},
+            "Big": {"Type": "Succeed"}, "Always": {"Type": "Succeed"}, "Small": {"Type": "Succeed"}}));
+        let v = Variables::new();
+        assert_eq!(
+            enter_with(&m, "C", json!({"n": 11}), &v),
+            Action::Complete(Outcome::Next {
+                state: "Big".into(),
+                output: json!({"size": "big"}),
+                assigned: vars(json!({"seen": 11}))
+            })
+        );
+        // The literal `true` rule matches; the state's Output/Assign are for Default only.
+        assert_eq!(
+            enter_with(&m, "C", json!({"n": 1}), &v),
+            Action::Complete(Outcome::Next {
+                state: "Always".into(),
+                output: json!({"n": 1}),
+                assigned: Variables::new()
+            })
+        );
+        let m = jsonata(json!({"C": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $states.input.n %}", "Next": "X"}],
+                "Default": "Y", "Output": {"size": "default"}, "Assign": {"seen": "none"}},
+            "X": {"Type": "Succeed"}, "Y": {"Type": "Succeed"}}));
+        let e = failed(enter_with(&m, "C", json!({"n": 1}), &v));
+        assert!(e.cause.ends_with("The JSONata expression '$states.input.n' specified for the field 'Choices[0]/Condition' returned an unexpected result type. Expected 'boolean', but was 'number' for value: 1"), "{}", e.cause);
+        let m = jsonata(json!({"C": {"Type": "Choice", "Choices": [
+                {"Condition": false, "Next": "X"}],
+                "Default": "Y", "Output": {"size": "default"}, "Assign": {"seen": "none"}},
+            "X": {"Type": "Succeed"}, "Y": {"Type": "Succeed"}}));
+        assert_eq!(
+            enter_with(&m, "C", json!({}), &v),
+            Action::Complete(Outcome::Next {
+                state: "Y".into(),
+                output: json!({"size": "default"}),
+                assigned: vars(json!({"seen": "none"}))
+            })
+        );
+    }
+
+    #[test]
+    fn jsonata_wait_seconds_and_timestamp() {
+        let m = jsonata(
+            json!({"W": {"Type": "Wait", "Seconds": "{% $states.input.s * 2 %}",
+            "Assign": {"waited": true}, "End": true}}),
+        );
+        match enter_with(&m, "W", json!({"s": 3}), &Variables::new()) {
+            Action::Wait { until, then } => {
+                assert_eq!(until, WaitUntil::Seconds(6));
+                assert_eq!(
+                    then,
+                    Outcome::End {
+                        output: json!({"s": 3}),
+                        assigned: vars(json!({"waited": true}))
+                    }
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        let m = jsonata(
+            json!({"W": {"Type": "Wait", "Timestamp": "{% $states.input.t %}", "End": true}}),
+        );
+        assert!(matches!(
+            enter_with(
+                &m,
+                "W",
+                json!({"t": "2016-03-05T21:29:29.243167252Z"}),
+                &Variables::new()
+            ),
+            Action::Wait {
+                until: WaitUntil::Timestamp(_),
+                ..
+            }
+        ));
+        let e = failed(enter_with(
+            &m,
+            "W",
+            json!({"t": "2016-12-05 21:29:29Z"}),
+            &Variables::new(),
+        ));
+        assert_eq!(e.error, names::QUERY_EVALUATION_ERROR);
+        assert!(e.cause.ends_with("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: 2016-12-05 21:29:29Z"));
+        assert_eq!(e.location.as_deref(), Some("Timestamp"));
+    }
+
+    #[test]
+    fn jsonata_task_arguments_timeouts_output_and_assign() {
+        let m = jsonata(json!({"T": {"Type": "Task",
+            "Resource": "arn:aws:states:us-east-1:123456789012:activity:a",
+            "Arguments": {"id": "{% $states.input.id %}", "ctx": "{% $states.context.Execution.Id %}"},
+            "TimeoutSeconds": "{% $t %}", "HeartbeatSeconds": 2,
+            "Output": {"r": "{% $states.result.value %}", "in": "{% $states.input.id %}"},
+            "Assign": {"last": "{% $states.result.value %}"}, "End": true}}));
+        let v = vars(json!({"t": 30}));
+        assert_eq!(
+            enter_with(&m, "T", json!({"id": 7}), &v),
+            Action::RunTask {
+                resource: "arn:aws:states:us-east-1:123456789012:activity:a".into(),
+                input: json!({"id": 7, "ctx": "arn:x"}),
+                timeout_seconds: Some(30),
+                heartbeat_seconds: Some(2)
+            }
+        );
+        assert_eq!(
+            complete_with(&m, "T", json!({"id": 7}), Ok(json!({"value": "v"})), &v),
+            Outcome::End {
+                output: json!({"r": "v", "in": 7}),
+                assigned: vars(json!({"last": "v"}))
+            }
+        );
+        let e = failed(enter_with(
+            &m,
+            "T",
+            json!({"id": 7}),
+            &vars(json!({"t": 0})),
+        ));
+        assert_eq!(e.location.as_deref(), Some("TimeoutSeconds"));
+        // Without Output a JSONata task's output is its result; without Arguments its input is the state input.
+        let m = jsonata(json!({"T": {"Type": "Task",
+            "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true}}));
+        assert!(
+            matches!(enter_with(&m, "T", json!({"k": 1}), &Variables::new()),
+            Action::RunTask { input, .. } if input == json!({"k": 1}))
+        );
+        assert!(matches!(
+            complete_with(&m, "T", json!({"k": 1}), Ok(json!([1])), &Variables::new()),
+            Outcome::End { output, .. } if output == json!([1])
+        ));
+    }
+
+    #[test]
+    fn jsonata_catch_output_and_assign_see_the_error_output() {
+        let m = jsonata(json!({"T": {"Type": "Task",
+            "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true,
+            "Assign": {"never": 1},
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H",
+                "Output": {"err": "{% $states.errorOutput.Error %}", "in": "{% $states.input.k %}"},
+                "Assign": {"cause": "{% $states.errorOutput.Cause %}"}}]},
+            "H": {"Type": "Succeed"}}));
+        match complete_with(
+            &m,
+            "T",
+            json!({"k": 1}),
+            Err(StatesError::new("Boom", "why")),
+            &Variables::new(),
+        ) {
+            Outcome::Caught {
+                state,
+                output,
+                assigned,
+                ..
+            } => {
+                assert_eq!(state, "H");
+                assert_eq!(output, json!({"err": "Boom", "in": 1}));
+                assert_eq!(assigned, vars(json!({"cause": "why"})));
+            }
+            o => panic!("{o:?}"),
+        }
+        let m = jsonata(json!({"T": {"Type": "Task",
+            "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}]},
+            "H": {"Type": "Succeed"}}));
+        assert!(matches!(
+            complete_with(&m, "T", json!({"k": 1}), Err(StatesError::new("Boom", "why")), &Variables::new()),
+            Outcome::Caught { output, .. } if output == json!({"Error": "Boom", "Cause": "why"})
+        ));
+        // A failed Output evaluation is caught like any other error.
+        let m = jsonata(json!({"T": {"Type": "Task",
+            "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "End": true,
+            "Output": "{% $states.result.missing %}",
+            "Catch": [{"ErrorEquals": ["States.QueryEvaluationError"], "Next": "H"}]},
+            "H": {"Type": "Succeed"}}));
+        match complete_with(&m, "T", json!({}), Ok(json!({})), &Variables::new()) {
+            Outcome::Caught { error, .. } => assert_eq!(error.location.as_deref(), Some("Output")),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn jsonata_fail_error_and_cause() {
+        let m = jsonata(
+            json!({"F": {"Type": "Fail", "Error": "{% $states.input.e %}", "Cause": "{% 'c' & $n %}"}}),
+        );
+        assert_eq!(
+            enter_with(&m, "F", json!({"e": "E"}), &vars(json!({"n": 1}))),
+            Action::Complete(Outcome::Fail(StatesError::new("E", "c1")))
+        );
+        let e = failed(enter_with(&m, "F", json!({"e": 1}), &vars(json!({"n": 1}))));
+        assert_eq!(e.location.as_deref(), Some("Error"));
+    }
+
+    #[test]
+    fn jsonata_map_items_selector_and_numbers() {
+        let m = jsonata(json!({"M": {"Type": "Map", "End": true,
+            "Items": [1, "{% $number('2') %}", "{% $states.input.x %}"],
+            "ItemSelector": {"v": "{% $states.context.Map.Item.Value %}", "i": "{% $states.context.Map.Item.Index %}", "k": "{% $k %}"},
+            "MaxConcurrency": "{% $k %}", "ToleratedFailureCount": "{% 1 %}", "ToleratedFailurePercentage": "{% 12.5 %}",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}));
+        match enter_with(&m, "M", json!({"x": 3}), &vars(json!({"k": 2}))) {
+            Action::RunIterations {
+                items,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+            } => {
+                assert_eq!(
+                    items,
+                    vec![
+                        json!({"v": 1, "i": 0, "k": 2}),
+                        json!({"v": 2, "i": 1, "k": 2}),
+                        json!({"v": 3, "i": 2, "k": 2})
+                    ]
+                );
+                assert_eq!(max_concurrency, 2);
+                assert_eq!(tolerated_failure_count, Some(1));
+                assert_eq!(tolerated_failure_percentage, Some(12.5));
+            }
+            o => panic!("{o:?}"),
+        }
+        let m = jsonata(
+            json!({"M": {"Type": "Map", "End": true, "Items": "{% $states.input.xs %}",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}),
+        );
+        let e = failed(enter_with(
+            &m,
+            "M",
+            json!({"xs": {"foo": "bar"}}),
+            &Variables::new(),
+        ));
+        assert!(e.cause.ends_with("The JSONata expression '$states.input.xs' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'object' for value: {\"foo\":\"bar\"}"), "{}", e.cause);
+        let m = jsonata(json!({"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}));
+        let e = failed(enter_with(&m, "M", json!(true), &Variables::new()));
+        assert_eq!(e.error, names::QUERY_EVALUATION_ERROR);
+        assert!(
+            e.cause
+                .ends_with("Map state input must be an array but was: true")
+        );
+    }
+
+    #[test]
+    fn jsonata_parallel_arguments_and_result() {
+        let m = jsonata(json!({"P": {"Type": "Parallel", "End": true,
+            "Arguments": {"a": "{% $states.input.a %}"},
+            "Output": "{% $states.result[1] %}",
+            "Branches": [{"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}},
+                         {"StartAt": "Y", "States": {"Y": {"Type": "Pass", "End": true}}}]}}));
+        assert_eq!(
+            enter_with(&m, "P", json!({"a": 1, "b": 2}), &Variables::new()),
+            Action::RunBranches {
+                input: json!({"a": 1})
+            }
+        );
+        assert!(matches!(
+            complete_with(&m, "P", json!({}), Ok(json!([{"x": 1}, {"y": 2}])), &Variables::new()),
+            Outcome::End { output, .. } if output == json!({"y": 2})
+        ));
+    }
+
+    #[test]
+    fn jsonpath_assign_reads_the_result_effective_input_or_error_output() {
+        // Pass: `$` is the result (Parameters or Result), not the raw input.
+        let m = machine(
+            json!({"A": {"Type": "Pass", "Parameters": {"input": "PENDING"},
+            "Assign": {"r.$": "$.input", "lit": "{% not evaluated %}", "ctx.$": "$$.Execution.Id", "old.$": "$v"}, "End": true}}),
+        );
+        assert_eq!(
+            enter_with(&m, "A", json!({}), &vars(json!({"v": 1}))),
+            Action::Complete(Outcome::End {
+                output: json!({"input": "PENDING"}),
+                assigned: vars(
+                    json!({"r": "PENDING", "lit": "{% not evaluated %}", "ctx": "arn:x", "old": 1})
+                )
+            })
+        );
+        // Choice: a matching rule's Assign, or the state's with Default.
+        let m = machine(json!({"C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.n", "NumericEquals": 42, "Assign": {"status": "CORRECT"}, "Next": "F"}],
+                "Assign": {"status": "INCORRECT", "guess.$": "$.n"}, "Default": "F"},
+            "F": {"Type": "Succeed"}}));
+        assert!(
+            matches!(enter_with(&m, "C", json!({"n": 42}), &Variables::new()),
+            Action::Complete(Outcome::Next { assigned, .. }) if assigned == vars(json!({"status": "CORRECT"})))
+        );
+        assert!(
+            matches!(enter_with(&m, "C", json!({"n": "42"}), &Variables::new()),
+            Action::Complete(Outcome::Next { assigned, .. }) if assigned == vars(json!({"status": "INCORRECT", "guess": "42"})))
+        );
+        // Task: `$` is the raw result, before ResultSelector.
+        let m = machine(
+            json!({"T": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a",
+            "ResultSelector": {"v.$": "$.value"}, "Assign": {"raw.$": "$"}, "End": true,
+            "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"err.$": "$.Error"}, "ResultPath": "$.e", "Next": "H"}]},
+            "H": {"Type": "Succeed"}}),
+        );
+        assert_eq!(
+            complete_with(
+                &m,
+                "T",
+                json!({}),
+                Ok(json!({"value": 1, "x": 2})),
+                &Variables::new()
+            ),
+            Outcome::End {
+                output: json!({"v": 1}),
+                assigned: vars(json!({"raw": {"value": 1, "x": 2}}))
+            }
+        );
+        match complete_with(
+            &m,
+            "T",
+            json!({"k": 1}),
+            Err(StatesError::new("E", "c")),
+            &Variables::new(),
+        ) {
+            Outcome::Caught {
+                output, assigned, ..
+            } => {
+                assert_eq!(output, json!({"k": 1, "e": {"Error": "E", "Cause": "c"}}));
+                assert_eq!(assigned, vars(json!({"err": "E"})));
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
+    fn jsonpath_output_path_reads_variables_before_the_assignment() {
+        let m = machine(
+            json!({"A": {"Type": "Pass", "InputPath": "$answer", "ResultPath": "$.theAnswer",
+            "OutputPath": "$answer", "Assign": {"answer": "<omitted>"}, "End": true}}),
+        );
+        assert_eq!(
+            enter_with(&m, "A", json!({}), &vars(json!({"answer": 42}))),
+            Action::Complete(Outcome::End {
+                output: json!(42),
+                assigned: vars(json!({"answer": "<omitted>"}))
+            })
+        );
+    }
+
+    #[test]
+    fn assignments_are_size_limited() {
+        let big = "x".repeat(MAX_ASSIGNMENT_BYTES);
+        let m = jsonata(
+            json!({"A": {"Type": "Pass", "Assign": {"big": "{% $states.input.s %}"}, "End": true}}),
+        );
+        let e = failed(enter_with(&m, "A", json!({"s": big}), &Variables::new()));
+        assert_eq!(e.error, names::DATA_LIMIT_EXCEEDED);
+        // Many variables in scope: the total is bounded too.
+        let chunk = "y".repeat(200_000);
+        let scope: Variables = (0..60).map(|i| (format!("v{i}"), json!(chunk))).collect();
+        let m = jsonata(
+            json!({"A": {"Type": "Pass", "Assign": {"one": "{% $states.input.s %}"}, "End": true}}),
+        );
+        let e = failed(enter_with(&m, "A", json!({"s": chunk}), &scope));
+        assert_eq!(e.error, names::DATA_LIMIT_EXCEEDED);
+        // Overwriting a variable does not count it twice.
+        let scope: Variables = (0..50).map(|i| (format!("v{i}"), json!(chunk))).collect();
+        let m = jsonata(
+            json!({"A": {"Type": "Pass", "Assign": {"v0": "{% $states.input.s %}"}, "End": true}}),
+        );
+        assert!(matches!(
+            enter_with(&m, "A", json!({"s": chunk}), &scope),
+            Action::Complete(Outcome::End { .. })
+        ));
+    }
 }

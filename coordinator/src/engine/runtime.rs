@@ -1367,3 +1367,110 @@ fn failed_type(t: &str) -> &'static str {
         "MapStateFailed"
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepwise_asl::compile::{CompileOptions, compile};
+
+    /// Runs a machine made only of Pass, Choice, Map and Parallel states to its end.
+    fn run(def: Value, input: Value) -> (Runtime, Vec<NewEvent>) {
+        let m = compile(&def, CompileOptions::default()).unwrap();
+        let mut rt = Runtime::new(&m, input, 0, 1);
+        let mut context = json!({"Execution": {"Id": "arn:x"}});
+        let vars = Variables::new();
+        let exists = |_: &str| true;
+        let token = |id: i64| format!("token-{id}");
+        let mut cx = Cx {
+            machine: &m,
+            context: &mut context,
+            vars: &vars,
+            now: 0,
+            wait_scale: 1.0,
+            events: Vec::new(),
+            requests: Vec::new(),
+            activity_exists: &exists,
+            token_for: &token,
+            region: "us-east-1",
+            account: "123456789012",
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
+        };
+        rt.drive(&mut cx);
+        let events = std::mem::take(&mut cx.events);
+        (rt, events)
+    }
+
+    fn types(events: &[NewEvent]) -> Vec<&str> {
+        events.iter().map(|e| e.event_type).collect()
+    }
+
+    #[test]
+    fn map_iterations_read_outer_variables_and_keep_their_writes() {
+        let (rt, events) = run(
+            json!({"QueryLanguage": "JSONata", "StartAt": "Init", "States": {
+                "Init": {"Type": "Pass", "Assign": {"x": 42}, "Next": "M"},
+                "M": {"Type": "Map", "Items": [1, 2], "MaxConcurrency": 1, "Next": "Final",
+                    "ItemProcessor": {"StartAt": "Inner", "States": {
+                        "Inner": {"Type": "Pass",
+                            "Output": {"x": "{% $x %}", "leak": "{% $exists($seen) %}"},
+                            "Assign": {"x": "{% $x + $states.input %}", "seen": true}, "End": true}}}},
+                "Final": {"Type": "Pass", "Output": {"x": "{% $x %}", "results": "{% $states.input %}",
+                    "seen": "{% $exists($seen) %}"}, "End": true}}}),
+            json!({}),
+        );
+        assert_eq!(
+            rt.result(),
+            Some(&Ok(json!({"x": 42, "seen": false,
+                "results": [{"x": 42, "leak": false}, {"x": 42, "leak": false}]})))
+        );
+        let exited = events
+            .iter()
+            .find(|e| e.event_type == "PassStateExited")
+            .unwrap();
+        assert_eq!(
+            exited.details["stateExitedEventDetails"]["assignedVariables"],
+            json!({"x": "42"})
+        );
+    }
+
+    #[test]
+    fn parallel_branches_do_not_see_each_others_variables() {
+        let (rt, _) = run(
+            json!({"StartAt": "Init", "States": {
+                "Init": {"Type": "Pass", "Assign": {"x": 1}, "Next": "P"},
+                "P": {"Type": "Parallel", "Next": "Final", "Branches": [
+                    {"StartAt": "A", "States": {"A": {"Type": "Pass", "Assign": {"a": "A"}, "Next": "A2"},
+                        "A2": {"Type": "Pass", "Parameters": {"x.$": "$x", "a.$": "$a"}, "End": true}}},
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"x": 2}, "Next": "B2"},
+                        "B2": {"Type": "Pass", "Parameters": {"x.$": "$x"}, "End": true}}}]},
+                "Final": {"Type": "Pass", "Parameters": {"x.$": "$x", "branches.$": "$"}, "End": true}}}),
+            json!({}),
+        );
+        assert_eq!(
+            rt.result(),
+            Some(&Ok(
+                json!({"x": 1, "branches": [{"x": 1, "a": "A"}, {"x": 2}]})
+            ))
+        );
+    }
+
+    #[test]
+    fn jsonata_failures_record_evaluation_failed() {
+        let (rt, events) = run(
+            json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+                "M": {"Type": "Map", "Items": "{% 'string' %}", "End": true,
+                    "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}}),
+            json!({}),
+        );
+        assert_eq!(
+            types(&events),
+            ["MapStateEntered", "EvaluationFailed", "MapStateFailed"]
+        );
+        let details = &events[1].details["evaluationFailedEventDetails"];
+        assert_eq!(details["location"], json!("Items"));
+        assert_eq!(details["state"], json!("M"));
+        assert_eq!(details["error"], json!("States.QueryEvaluationError"));
+        let Some(Err(e)) = rt.result() else { panic!() };
+        assert_eq!(e.error, "States.QueryEvaluationError");
+    }
+}
