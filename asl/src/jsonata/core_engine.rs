@@ -78,8 +78,9 @@ impl Program for CoreProgram {
         };
         let mut ev = Evaluator::with_options(ctx, options);
         register(&mut ev, b.seed).map_err(|e| QueryError::Threw(e.message().to_owned()))?;
+        let root = b.root.map_or(JValue::Null, to_jvalue);
         let result = ev
-            .evaluate(&self.ast, &JValue::Null)
+            .evaluate(&self.ast, &root)
             .map_err(|e| QueryError::Threw(e.message().to_owned()))?;
         from_jvalue(&result)
     }

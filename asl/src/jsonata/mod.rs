@@ -69,6 +69,9 @@ pub struct Bindings<'a> {
     pub seed: u64,
     /// Bounds on the evaluation.
     pub limits: Limits,
+    /// The context item `$`. Step Functions gives none (`null`): expressions
+    /// read the input as `$states.input`. Set it to evaluate plain JSONata.
+    pub root: Option<&'a Value>,
 }
 
 impl<'a> Bindings<'a> {
@@ -82,6 +85,7 @@ impl<'a> Bindings<'a> {
             vars,
             seed,
             limits: Limits::default(),
+            root: None,
         }
     }
 
