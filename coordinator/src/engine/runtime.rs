@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
+use std::sync::Arc;
 use stepwise_asl::model::{MapMode, StateKind, StateMachine};
 use stepwise_asl::step::{self, Action, Outcome, StepContext, WaitUntil};
 use stepwise_asl::{StatesError, Variables, names};
@@ -21,6 +22,28 @@ pub enum Nest {
     Branch { state: String, index: usize },
     /// The processor of the Map state `state`.
     Processor { state: String },
+}
+
+/// Applies the variables a state assigned to its frame's scope.
+fn assign(vars: &mut Arc<Variables>, assigned: Variables) {
+    if !assigned.is_empty() {
+        Arc::make_mut(vars).extend(assigned);
+    }
+}
+
+/// (De)serializes a frame's shared variable scope as a plain JSON object.
+mod shared_vars {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use std::sync::Arc;
+    use stepwise_asl::Variables;
+
+    pub(super) fn serialize<S: Serializer>(v: &Arc<Variables>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<Variables>, D::Error> {
+        Variables::deserialize(d).map(Arc::new)
+    }
 }
 
 /// Finds the machine a frame runs.
@@ -146,10 +169,11 @@ pub struct Frame {
     /// Events of this frame are not recorded (distributed map iterations).
     pub quiet: bool,
     /// The variables this frame's states read and assign. A Parallel branch or
-    /// Map iteration starts with a copy of its parent's: it reads the outer
-    /// variables, and what it assigns stays in its own copy.
-    #[serde(default)]
-    pub vars: Variables,
+    /// Map iteration starts with its parent's (shared until it assigns, then
+    /// copied): it reads the outer variables, and what it assigns stays in
+    /// its own copy.
+    #[serde(default, with = "shared_vars")]
+    pub vars: Arc<Variables>,
 }
 
 impl Frame {
@@ -166,7 +190,7 @@ impl Frame {
             last_event,
             pending: Pending::Ready,
             quiet,
-            vars: Variables::new(),
+            vars: Arc::default(),
         }
     }
 
@@ -268,6 +292,8 @@ pub struct Cx<'a> {
     pub machine: &'a StateMachine,
     /// The context object; the driver sets `State` (and `Task`) in place before each step.
     pub context: &'a mut Value,
+    /// Not read any more: every frame carries its own variable scope
+    /// ([`Frame::vars`]). Left in place until the engine stops passing it.
     pub vars: &'a Variables,
     pub now: i64,
     /// Wait and retry delays are multiplied by this (`--wait-time-scale`).
@@ -423,7 +449,7 @@ impl Runtime {
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
-            vars: &f.vars,
+            vars: f.vars.as_ref(),
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
         };
@@ -733,12 +759,12 @@ impl Runtime {
                 assigned,
             } => {
                 self.exit(cx, f, type_name, &output, &assigned);
-                f.vars.extend(assigned);
+                assign(&mut f.vars, assigned);
                 f.next_state(state, output);
             }
             Outcome::End { output, assigned } => {
                 self.exit(cx, f, type_name, &output, &assigned);
-                f.vars.extend(assigned);
+                assign(&mut f.vars, assigned);
                 f.pending = Pending::Done(Ok(output));
             }
             Outcome::Retry {
@@ -774,7 +800,7 @@ impl Runtime {
                     );
                 }
                 self.exit(cx, f, type_name, &output, &assigned);
-                f.vars.extend(assigned);
+                assign(&mut f.vars, assigned);
                 f.next_state(state, output);
             }
             Outcome::Fail(e) => {
@@ -848,7 +874,7 @@ impl Runtime {
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let sc = StepContext {
             context: cx.context,
-            vars: &f.vars,
+            vars: f.vars.as_ref(),
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
         };
