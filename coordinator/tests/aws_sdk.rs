@@ -1,6 +1,8 @@
 //! The official `aws-sdk-sfn` client against the real coordinator binary:
 //! every action, including its error cases.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use aws_sdk_sfn::error::ProvideErrorMetadata;

@@ -3,6 +3,8 @@
 //! and check that every execution completes with the right output and that no
 //! state was entered twice.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 use common::{ROLE, Server, event_types, wait_done};
