@@ -1,0 +1,549 @@
+//! `stepwise-bench`: a load generator that speaks the AWS Step Functions API,
+//! so it drives Stepwise, any other compatible endpoint, or (with an endpoint
+//! that accepts unsigned requests) a local emulator alike. It can start the
+//! coordinator itself on a fresh data directory to record startup time, CPU
+//! and peak memory.
+//!
+//! ```text
+//! cargo run --release -p stepwise-bench -- --spawn target/release/stepwise-coordinator all
+//! cargo run --release -p stepwise-bench -- --endpoint http://127.0.0.1:8083 pass10 --executions 5000
+//! ```
+
+use clap::{Parser, ValueEnum};
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::{Mutex, Semaphore};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Scenario {
+    /// STANDARD, 10 Pass states with small Parameters/ResultPath transforms.
+    Pass10,
+    /// STANDARD, a Map over 100 items (inner Pass + Choice).
+    Map100,
+    /// EXPRESS through StartSyncExecution, 10 Pass states.
+    Express,
+    /// 5 sequential activity Tasks answered by SDK-style workers.
+    Activities,
+    /// Many executions each waiting 1 s: timer precision and memory.
+    Wait,
+    /// Inputs near the 256 KiB limit.
+    Payload,
+    /// Every scenario in turn.
+    All,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "stepwise-bench", about = "Throughput, latency and footprint of a Step Functions endpoint")]
+struct Args {
+    /// Which scenario to run.
+    #[arg(value_enum)]
+    scenario: Scenario,
+    /// An endpoint already running.
+    #[arg(long, default_value = "http://127.0.0.1:8083")]
+    endpoint: String,
+    /// Start this coordinator binary on a fresh data directory instead (records startup, CPU and RSS).
+    #[arg(long)]
+    spawn: Option<String>,
+    /// Executions per scenario (scaled down for the heavier ones).
+    #[arg(long, default_value_t = 5000)]
+    executions: usize,
+    /// Requests in flight.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Activity workers.
+    #[arg(long, default_value_t = 8)]
+    workers: usize,
+    /// Stop any loop after this many seconds.
+    #[arg(long, default_value_t = 120)]
+    max_seconds: u64,
+    /// Print JSON lines only.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One scenario's figures.
+#[derive(Debug, Default, Clone, serde::Serialize)]
+struct Report {
+    scenario: String,
+    executions: usize,
+    succeeded: usize,
+    seconds: f64,
+    executions_per_s: f64,
+    transitions_per_s: Option<f64>,
+    p50_ms: Option<f64>,
+    p99_ms: Option<f64>,
+    server_cpu_ms_per_execution: Option<f64>,
+    server_rss_mib: Option<f64>,
+    server_peak_rss_mib: Option<f64>,
+    note: String,
+}
+
+#[derive(Clone)]
+struct Api {
+    http: reqwest::Client,
+    endpoint: String,
+}
+
+impl Api {
+    async fn call(&self, action: &str, body: Value) -> Result<Value, String> {
+        let r = self
+            .http
+            .post(&self.endpoint)
+            .header("X-Amz-Target", format!("AWSStepFunctions.{action}"))
+            .header("Content-Type", "application/x-amz-json-1.0")
+            .body(body.to_string())
+            .send()
+            .await
+            .map_err(|e| format!("{action}: {e}"))?;
+        let status = r.status();
+        let text = r.text().await.map_err(|e| format!("{action}: {e}"))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() { Ok(v) } else { Err(format!("{action}: {status} {text}")) }
+    }
+}
+
+struct Server {
+    child: Child,
+    /// Spawn to first answered request.
+    startup_ms: f64,
+    started: Instant,
+}
+
+impl Server {
+    fn spawn(bin: &str) -> Result<(Server, String), String> {
+        let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let t0 = Instant::now();
+        let mut child = Command::new(bin)
+            .args(["--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("spawn {bin}: {e}"))?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+        let addr = loop {
+            match lines.next() {
+                Some(Ok(l)) => {
+                    if let Some(a) = l.strip_prefix("stepwise-coordinator listening on ") {
+                        break a.trim().to_owned();
+                    }
+                }
+                _ => return Err("the coordinator exited before listening".into()),
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        let url = format!("http://{addr}");
+        Ok((Server { child, startup_ms: 0.0, started: t0 }, url))
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// (utime + stime) in ms.
+    fn cpu_ms(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).ok()?;
+        let after = stat.rsplit_once(')')?.1;
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+        Some(ticks * 1000.0 / 100.0)
+    }
+
+    /// (current RSS, peak RSS) in MiB.
+    fn rss_mib(&self) -> (Option<f64>, Option<f64>) {
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) else { return (None, None) };
+        let field = |k: &str| {
+            s.lines()
+                .find(|l| l.starts_with(k))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+                .map(|kb| kb / 1024.0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
+    if sorted.is_empty() {
+        return None;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(idx).copied()
+}
+
+fn pass_chain(n: usize, first: &str) -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..n {
+        let mut s = json!({"Type": "Pass", "Parameters": {"step": i, "id.$": "$.id", "payload.$": "$.payload"}, "ResultPath": "$"});
+        if i + 1 == n {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("{first}{}", i + 1));
+        }
+        states.insert(format!("{first}{i}"), s);
+    }
+    json!({"StartAt": format!("{first}0"), "States": states})
+}
+
+async fn create_machine(api: &Api, name: &str, def: &Value, ty: &str) -> Result<String, String> {
+    let unique = format!("{name}-{}", uuid_like());
+    let r = api
+        .call(
+            "CreateStateMachine",
+            json!({"name": unique, "definition": def.to_string(), "roleArn": "arn:aws:iam::123456789012:role/bench", "type": ty}),
+        )
+        .await?;
+    r["stateMachineArn"].as_str().map(str::to_owned).ok_or_else(|| "no stateMachineArn".into())
+}
+
+fn uuid_like() -> String {
+    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    format!("{:x}", t)
+}
+
+/// Starts `n` executions with `concurrency` in flight and waits until none is RUNNING.
+async fn run_standard(api: &Api, machine: &str, n: usize, concurrency: usize, input: Value, deadline: Instant) -> (usize, f64) {
+    let t0 = Instant::now();
+    let sem = Arc::new(Semaphore::new(concurrency));
+    let mut tasks = Vec::with_capacity(n);
+    let input_text = input.to_string();
+    for _ in 0..n {
+        if Instant::now() > deadline {
+            break;
+        }
+        let Ok(permit) = sem.clone().acquire_owned().await else { break };
+        let api = api.clone();
+        let body = json!({"stateMachineArn": machine, "input": input_text});
+        tasks.push(tokio::spawn(async move {
+            let r = api.call("StartExecution", body).await;
+            drop(permit);
+            r.is_ok()
+        }));
+    }
+    let mut started = 0;
+    for t in tasks {
+        if t.await.unwrap_or(false) {
+            started += 1;
+        }
+    }
+    // Wait for completion: page through RUNNING executions until there are none.
+    loop {
+        let r = api.call("ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "RUNNING", "maxResults": 1})).await;
+        let running = r.map(|v| v["executions"].as_array().map(Vec::len).unwrap_or(0)).unwrap_or(0);
+        if running == 0 || Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let ok = count_status(api, machine, "SUCCEEDED").await;
+    (ok.min(started), secs)
+}
+
+async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
+    let mut token: Option<String> = None;
+    let mut n = 0;
+    loop {
+        let mut body = json!({"stateMachineArn": machine, "statusFilter": status, "maxResults": 1000});
+        if let Some(t) = &token {
+            body["nextToken"] = json!(t);
+        }
+        let Ok(r) = api.call("ListExecutions", body).await else { return n };
+        n += r["executions"].as_array().map(Vec::len).unwrap_or(0);
+        match r["nextToken"].as_str() {
+            Some(t) => token = Some(t.to_owned()),
+            None => return n,
+        }
+    }
+}
+
+async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args) -> Result<Report, String> {
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let cpu0 = server.and_then(Server::cpu_ms);
+    let mut rep = Report { scenario: format!("{sc:?}").to_lowercase(), ..Default::default() };
+    match sc {
+        Scenario::Pass10 => {
+            let m = create_machine(api, "pass10", &pass_chain(10, "P"), "STANDARD").await?;
+            let n = args.executions;
+            let (ok, secs) = run_standard(api, &m, n, args.concurrency, json!({"id": 1, "payload": {"a": [1, 2, 3]}}), deadline).await;
+            rep.executions = n;
+            rep.succeeded = ok;
+            rep.seconds = secs;
+            rep.transitions_per_s = Some(ok as f64 * 10.0 / secs);
+        }
+        Scenario::Map100 => {
+            let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+                "ItemProcessor": {"StartAt": "P", "States": {
+                    "P": {"Type": "Pass", "Parameters": {"v.$": "$"}, "Next": "C"},
+                    "C": {"Type": "Choice", "Choices": [{"Variable": "$.v", "NumericGreaterThan": 50, "Next": "Big"}], "Default": "Small"},
+                    "Big": {"Type": "Pass", "Result": "big", "End": true},
+                    "Small": {"Type": "Pass", "Result": "small", "End": true}}}}}});
+            let m = create_machine(api, "map100", &def, "STANDARD").await?;
+            let n = (args.executions / 50).max(10);
+            let items: Vec<usize> = (0..100).collect();
+            let (ok, secs) = run_standard(api, &m, n, args.concurrency.min(16), json!({"items": items}), deadline).await;
+            rep.executions = n;
+            rep.succeeded = ok;
+            rep.seconds = secs;
+            // Map state + 100 iterations of 2 states.
+            rep.transitions_per_s = Some(ok as f64 * 201.0 / secs);
+        }
+        Scenario::Express => {
+            let m = create_machine(api, "express", &pass_chain(10, "E"), "EXPRESS").await?;
+            let n = args.executions;
+            let lat = Arc::new(Mutex::new(Vec::with_capacity(n)));
+            let t0 = Instant::now();
+            let sem = Arc::new(Semaphore::new(args.concurrency));
+            let mut tasks = Vec::new();
+            for _ in 0..n {
+                if Instant::now() > deadline {
+                    break;
+                }
+                let Ok(permit) = sem.clone().acquire_owned().await else { break };
+                let api = api.clone();
+                let lat = lat.clone();
+                let body = json!({"stateMachineArn": m, "input": "{\"id\":1,\"payload\":{}}"});
+                tasks.push(tokio::spawn(async move {
+                    let s = Instant::now();
+                    let r = api.call("StartSyncExecution", body).await;
+                    lat.lock().await.push(s.elapsed().as_secs_f64() * 1000.0);
+                    drop(permit);
+                    r.map(|v| v["status"] == "SUCCEEDED").unwrap_or(false)
+                }));
+            }
+            let mut ok = 0;
+            for t in tasks {
+                if t.await.unwrap_or(false) {
+                    ok += 1;
+                }
+            }
+            rep.seconds = t0.elapsed().as_secs_f64();
+            rep.executions = n;
+            rep.succeeded = ok;
+            let mut l = lat.lock().await.clone();
+            l.sort_by(f64::total_cmp);
+            rep.p50_ms = percentile(&l, 0.5);
+            rep.p99_ms = percentile(&l, 0.99);
+            rep.transitions_per_s = Some(ok as f64 * 10.0 / rep.seconds);
+        }
+        Scenario::Activities => {
+            let act = api
+                .call("CreateActivity", json!({"name": format!("bench-{}", uuid_like())}))
+                .await?["activityArn"]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or("no activityArn")?;
+            let mut states = serde_json::Map::new();
+            for i in 0..5 {
+                let mut s = json!({"Type": "Task", "Resource": act});
+                if i == 4 {
+                    s["End"] = json!(true);
+                } else {
+                    s["Next"] = json!(format!("T{}", i + 1));
+                }
+                states.insert(format!("T{i}"), s);
+            }
+            let m = create_machine(api, "activities", &json!({"StartAt": "T0", "States": states}), "STANDARD").await?;
+            let n = (args.executions / 5).max(10);
+            let total_tasks = n * 5;
+            // Worker side: answer every task; measure dispatch latency from one
+            // SendTaskSuccess to the next task of the same execution arriving.
+            let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+            let lat = Arc::new(Mutex::new(Vec::with_capacity(total_tasks)));
+            let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let t0 = Instant::now();
+            let mut workers = Vec::new();
+            for w in 0..args.workers {
+                let api = api.clone();
+                let act = act.clone();
+                let sent_at = sent_at.clone();
+                let lat = lat.clone();
+                let done = done.clone();
+                workers.push(tokio::spawn(async move {
+                    while done.load(std::sync::atomic::Ordering::Relaxed) < total_tasks && Instant::now() < deadline {
+                        let Ok(t) = api.call("GetActivityTask", json!({"activityArn": act, "workerName": format!("w{w}")})).await else {
+                            continue;
+                        };
+                        let Some(token) = t["taskToken"].as_str() else { continue };
+                        let got = Instant::now();
+                        let input: Value = t["input"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+                        let id = input["id"].as_u64().unwrap_or(0);
+                        if let Some(s) = sent_at.lock().await.remove(&id) {
+                            lat.lock().await.push(got.duration_since(s).as_secs_f64() * 1000.0);
+                        }
+                        let at = Instant::now();
+                        sent_at.lock().await.insert(id, at);
+                        let _ = api.call("SendTaskSuccess", json!({"taskToken": token, "output": input.to_string()})).await;
+                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }));
+            }
+            let sem = Arc::new(Semaphore::new(args.concurrency));
+            for i in 0..n {
+                let Ok(permit) = sem.clone().acquire_owned().await else { break };
+                let api = api.clone();
+                let body = json!({"stateMachineArn": m, "input": json!({"id": i}).to_string()});
+                tokio::spawn(async move {
+                    let _ = api.call("StartExecution", body).await;
+                    drop(permit);
+                });
+            }
+            for w in workers {
+                let _ = w.await;
+            }
+            rep.seconds = t0.elapsed().as_secs_f64();
+            rep.executions = n;
+            rep.succeeded = count_status(api, &m, "SUCCEEDED").await;
+            let mut l = lat.lock().await.clone();
+            l.sort_by(f64::total_cmp);
+            rep.p50_ms = percentile(&l, 0.5);
+            rep.p99_ms = percentile(&l, 0.99);
+            rep.note = format!("{:.0} activity tasks/s with {} workers", done.load(std::sync::atomic::Ordering::Relaxed) as f64 / rep.seconds, args.workers);
+        }
+        Scenario::Wait => {
+            let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
+            let m = create_machine(api, "wait", &def, "STANDARD").await?;
+            let n = args.executions.min(10_000);
+            let rss_before = server.and_then(|s| s.rss_mib().0);
+            let (ok, secs) = run_standard(api, &m, n, args.concurrency, json!({}), deadline).await;
+            let rss_after = server.and_then(|s| s.rss_mib().0);
+            rep.executions = n;
+            rep.succeeded = ok;
+            rep.seconds = secs;
+            // Timer precision: stopDate - startDate - 1 s over a sample.
+            let list = api.call("ListExecutions", json!({"stateMachineArn": m, "maxResults": 200})).await?;
+            let mut late = Vec::new();
+            for e in list["executions"].as_array().cloned().unwrap_or_default() {
+                if let (Some(a), Some(b)) = (e["startDate"].as_f64(), e["stopDate"].as_f64()) {
+                    late.push((b - a - 1.0) * 1000.0);
+                }
+            }
+            late.sort_by(f64::total_cmp);
+            rep.p50_ms = percentile(&late, 0.5);
+            rep.p99_ms = percentile(&late, 0.99);
+            rep.note = format!(
+                "p50/p99 = lateness of the 1 s timer; RSS {:.1} -> {:.1} MiB",
+                rss_before.unwrap_or(0.0),
+                rss_after.unwrap_or(0.0)
+            );
+        }
+        Scenario::Payload => {
+            let m = create_machine(api, "payload", &pass_chain(3, "Q"), "STANDARD").await?;
+            let n = (args.executions / 20).max(20);
+            let blob = "x".repeat(250_000);
+            let (ok, secs) = run_standard(api, &m, n, args.concurrency.min(16), json!({"id": 1, "payload": blob}), deadline).await;
+            rep.executions = n;
+            rep.succeeded = ok;
+            rep.seconds = secs;
+            rep.transitions_per_s = Some(ok as f64 * 3.0 / secs);
+            rep.note = "input of 250,000 bytes through 3 Pass states".into();
+        }
+        Scenario::All => return Err("internal: All is expanded by the caller".into()),
+    }
+    rep.executions_per_s = rep.succeeded as f64 / rep.seconds.max(1e-9);
+    if let (Some(s), Some(c0)) = (server, cpu0) {
+        if let Some(c1) = s.cpu_ms() {
+            rep.server_cpu_ms_per_execution = Some((c1 - c0) / rep.succeeded.max(1) as f64);
+        }
+        let (rss, peak) = s.rss_mib();
+        rep.server_rss_mib = rss;
+        rep.server_peak_rss_mib = peak;
+    }
+    Ok(rep)
+}
+
+fn fmt_opt(v: Option<f64>, digits: usize) -> String {
+    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let (server, endpoint) = match &args.spawn {
+        Some(bin) => match Server::spawn(bin) {
+            Ok((s, url)) => (Some(s), url),
+            Err(e) => {
+                eprintln!("stepwise-bench: {e}");
+                return std::process::ExitCode::from(2);
+            }
+        },
+        None => (None, args.endpoint.clone()),
+    };
+    let http = match reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .timeout(Duration::from_secs(75))
+        .tcp_nodelay(true)
+        .build()
+    {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("stepwise-bench: http client: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let api = Api { http, endpoint };
+    let mut server = server;
+    if let Some(s) = &mut server {
+        if let Err(e) = api.call("ListStateMachines", json!({})).await {
+            eprintln!("stepwise-bench: first request failed: {e}");
+            return std::process::ExitCode::from(2);
+        }
+        s.startup_ms = s.started.elapsed().as_secs_f64() * 1000.0;
+        let line = json!({"scenario": "startup", "startup_ms": s.startup_ms, "rss_mib": s.rss_mib().0});
+        println!("{line}");
+    }
+    let list = if args.scenario == Scenario::All {
+        vec![Scenario::Pass10, Scenario::Express, Scenario::Map100, Scenario::Activities, Scenario::Payload, Scenario::Wait]
+    } else {
+        vec![args.scenario]
+    };
+    let mut reports = Vec::new();
+    for sc in list {
+        match scenario(&api, server.as_ref(), sc, &args).await {
+            Ok(r) => {
+                println!("{}", serde_json::to_string(&r).unwrap_or_default());
+                reports.push(r);
+            }
+            Err(e) => {
+                eprintln!("stepwise-bench: {sc:?}: {e}");
+                return std::process::ExitCode::FAILURE;
+            }
+        }
+    }
+    if !args.json {
+        println!();
+        println!("{:<11} {:>7} {:>8} {:>10} {:>13} {:>8} {:>8} {:>10} {:>9}", "scenario", "execs", "ok", "execs/s", "transitions/s", "p50 ms", "p99 ms", "cpu ms/ex", "rss MiB");
+        for r in &reports {
+            println!(
+                "{:<11} {:>7} {:>8} {:>10.0} {:>13} {:>8} {:>8} {:>10} {:>9}  {}",
+                r.scenario,
+                r.executions,
+                r.succeeded,
+                r.executions_per_s,
+                fmt_opt(r.transitions_per_s, 0),
+                fmt_opt(r.p50_ms, 2),
+                fmt_opt(r.p99_ms, 2),
+                fmt_opt(r.server_cpu_ms_per_execution, 3),
+                fmt_opt(r.server_rss_mib, 1),
+                r.note
+            );
+        }
+        if let Some(s) = &server {
+            println!("coordinator: start to first answered request {:.1} ms, peak RSS {} MiB", s.startup_ms, fmt_opt(s.rss_mib().1, 1));
+        }
+    }
+    std::process::ExitCode::SUCCESS
+}
