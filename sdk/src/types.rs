@@ -1,0 +1,739 @@
+//! The AWS Step Functions wire types (AWS JSON 1.0), defined once: the client
+//! sends them, the coordinator decodes them. Field names are AWS's; optional
+//! fields are skipped when absent; unknown fields are ignored.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A timestamp as AWS JSON 1.0 encodes it: epoch seconds, with fractions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// From milliseconds since the Unix epoch.
+    pub fn from_millis(ms: i64) -> Self {
+        Self(ms)
+    }
+    /// Milliseconds since the Unix epoch.
+    pub fn as_millis(self) -> i64 {
+        self.0
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.0 as f64 / 1000.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        Ok(Self((v * 1000.0).round() as i64))
+    }
+}
+
+macro_rules! string_enum {
+    (@first $first:ident $(, $rest:ident)*) => { Self::$first };
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vm])* #[serde(rename = $text)] $variant,)*
+            /// A value this version does not know.
+            #[serde(untagged)]
+            Unknown(String),
+        }
+        impl $name {
+            /// The wire text.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $(Self::$variant => $text,)*
+                    Self::Unknown(s) => s,
+                }
+            }
+        }
+        impl Default for $name {
+            fn default() -> Self {
+                string_enum!(@first $($variant),*)
+            }
+        }
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// STANDARD or EXPRESS.
+    StateMachineType { Standard = "STANDARD", Express = "EXPRESS" }
+);
+string_enum!(
+    /// The status of an execution.
+    ExecutionStatus {
+        Running = "RUNNING", Succeeded = "SUCCEEDED", Failed = "FAILED", TimedOut = "TIMED_OUT",
+        Aborted = "ABORTED", PendingRedrive = "PENDING_REDRIVE"
+    }
+);
+string_enum!(
+    /// The status of a state machine.
+    StateMachineStatus { Active = "ACTIVE", Deleting = "DELETING" }
+);
+string_enum!(
+    /// The result of `ValidateStateMachineDefinition`.
+    ValidationResult { Ok = "OK", Fail = "FAIL" }
+);
+string_enum!(
+    /// The severity of a validation diagnostic.
+    DiagnosticSeverity { Error = "ERROR", Warning = "WARNING" }
+);
+
+/// A resource tag.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Tag {
+    /// The key.
+    pub key: String,
+    /// The value.
+    #[serde(default)]
+    pub value: String,
+}
+
+/// Whether a payload was included or truncated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DataDetails {
+    /// Whether the data is included.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub included: Option<bool>,
+    /// Whether the data was truncated.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub truncated: Option<bool>,
+}
+
+macro_rules! wire {
+    ($(#[$m:meta])* $name:ident { $($(#[$fm:meta])* $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            $($(#[$fm])* pub $field: $ty,)*
+        }
+    };
+}
+
+wire!(
+    /// `CreateStateMachine` request.
+    CreateStateMachineInput {
+        /// The name (1-80 characters).
+        name: String,
+        /// The ASL definition, as a string.
+        definition: String,
+        /// The IAM role ARN.
+        role_arn: String,
+        /// STANDARD (default) or EXPRESS.
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+        r#type: Option<StateMachineType>,
+        /// Logging configuration, as sent.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        logging_configuration: Option<serde_json::Value>,
+        /// Tracing configuration, as sent.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tracing_configuration: Option<serde_json::Value>,
+        /// Tags.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        tags: Vec<Tag>,
+    }
+);
+wire!(
+    /// `CreateStateMachine` response.
+    CreateStateMachineOutput {
+        /// The machine's ARN.
+        state_machine_arn: String,
+        /// When it was created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// `DescribeStateMachine` / `DeleteStateMachine` request.
+    StateMachineArnInput {
+        /// The machine's ARN.
+        state_machine_arn: String,
+    }
+);
+wire!(
+    /// `DescribeStateMachine` response.
+    DescribeStateMachineOutput {
+        /// ARN.
+        state_machine_arn: String,
+        /// Name.
+        name: String,
+        /// ACTIVE or DELETING.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        status: Option<StateMachineStatus>,
+        /// The definition.
+        definition: String,
+        /// The role.
+        role_arn: String,
+        /// STANDARD or EXPRESS.
+        #[serde(rename = "type")]
+        r#type: StateMachineType,
+        /// When it was created.
+        creation_date: Timestamp,
+        /// Revision.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        revision_id: Option<String>,
+        /// Logging configuration.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        logging_configuration: Option<serde_json::Value>,
+        /// Tracing configuration.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tracing_configuration: Option<serde_json::Value>,
+    }
+);
+wire!(
+    /// `UpdateStateMachine` request.
+    UpdateStateMachineInput {
+        /// ARN.
+        state_machine_arn: String,
+        /// A new definition.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        definition: Option<String>,
+        /// A new role.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        role_arn: Option<String>,
+        /// New logging configuration.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        logging_configuration: Option<serde_json::Value>,
+        /// New tracing configuration.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tracing_configuration: Option<serde_json::Value>,
+    }
+);
+wire!(
+    /// `UpdateStateMachine` response.
+    UpdateStateMachineOutput {
+        /// When it was updated.
+        update_date: Timestamp,
+        /// The new revision.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        revision_id: Option<String>,
+    }
+);
+wire!(
+    /// A request with `maxResults` / `nextToken` only.
+    PageInput {
+        /// Page size (1-1000).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+        /// From a previous page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// One entry of `ListStateMachines`.
+    StateMachineListItem {
+        /// ARN.
+        state_machine_arn: String,
+        /// Name.
+        name: String,
+        /// Type.
+        #[serde(rename = "type")]
+        r#type: StateMachineType,
+        /// Created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// `ListStateMachines` response.
+    ListStateMachinesOutput {
+        /// Machines.
+        state_machines: Vec<StateMachineListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `ValidateStateMachineDefinition` request.
+    ValidateStateMachineDefinitionInput {
+        /// The definition.
+        definition: String,
+        /// STANDARD or EXPRESS.
+        #[serde(rename = "type", skip_serializing_if = "Option::is_none", default)]
+        r#type: Option<StateMachineType>,
+        /// Most diagnostics to return.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+    }
+);
+wire!(
+    /// One validation problem.
+    ValidationDiagnostic {
+        /// ERROR or WARNING.
+        severity: DiagnosticSeverity,
+        /// e.g. `SCHEMA_VALIDATION_FAILED`.
+        code: String,
+        /// What is wrong.
+        message: String,
+        /// JSON pointer of the field.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        location: Option<String>,
+    }
+);
+wire!(
+    /// `ValidateStateMachineDefinition` response.
+    ValidateStateMachineDefinitionOutput {
+        /// OK or FAIL.
+        result: ValidationResult,
+        /// The problems.
+        diagnostics: Vec<ValidationDiagnostic>,
+        /// More problems than returned.
+        #[serde(default)]
+        truncated: bool,
+    }
+);
+wire!(
+    /// A request naming an execution.
+    ExecutionArnInput {
+        /// The execution's ARN.
+        execution_arn: String,
+    }
+);
+wire!(
+    /// `DescribeStateMachineForExecution` response.
+    DescribeStateMachineForExecutionOutput {
+        /// ARN.
+        state_machine_arn: String,
+        /// Name.
+        name: String,
+        /// The definition the execution runs.
+        definition: String,
+        /// Role.
+        role_arn: String,
+        /// Last update.
+        update_date: Timestamp,
+        /// Revision.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        revision_id: Option<String>,
+    }
+);
+wire!(
+    /// `StartExecution` / `StartSyncExecution` request.
+    StartExecutionInput {
+        /// The machine.
+        state_machine_arn: String,
+        /// A unique name (default: a UUID).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        name: Option<String>,
+        /// The input, JSON text (default `{}`).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+        /// X-Ray trace header.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        trace_header: Option<String>,
+    }
+);
+wire!(
+    /// `StartExecution` response.
+    StartExecutionOutput {
+        /// The execution.
+        execution_arn: String,
+        /// When it started.
+        start_date: Timestamp,
+    }
+);
+wire!(
+    /// Billing details of an EXPRESS execution.
+    BillingDetails {
+        /// Memory billed.
+        #[serde(rename = "billedMemoryUsedInMB")]
+        billed_memory_used_in_mb: i64,
+        /// Duration billed.
+        billed_duration_in_milliseconds: i64,
+    }
+);
+wire!(
+    /// `StartSyncExecution` response.
+    StartSyncExecutionOutput {
+        /// The execution.
+        execution_arn: String,
+        /// The machine.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_arn: Option<String>,
+        /// The name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        name: Option<String>,
+        /// Started.
+        start_date: Timestamp,
+        /// Stopped.
+        stop_date: Timestamp,
+        /// SUCCEEDED, FAILED or TIMED_OUT.
+        status: ExecutionStatus,
+        /// Error name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+        /// Input JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+        /// Output JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        output: Option<String>,
+        /// Billing.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        billing_details: Option<BillingDetails>,
+    }
+);
+wire!(
+    /// `StopExecution` request.
+    StopExecutionInput {
+        /// The execution.
+        execution_arn: String,
+        /// Error name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+    }
+);
+wire!(
+    /// `StopExecution` response.
+    StopExecutionOutput {
+        /// When it stopped.
+        stop_date: Timestamp,
+    }
+);
+wire!(
+    /// `DescribeExecution` response.
+    DescribeExecutionOutput {
+        /// The execution.
+        execution_arn: String,
+        /// The machine.
+        state_machine_arn: String,
+        /// Name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        name: Option<String>,
+        /// Status.
+        status: ExecutionStatus,
+        /// Started.
+        start_date: Timestamp,
+        /// Stopped.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        stop_date: Option<Timestamp>,
+        /// Input JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+        /// Output JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        output: Option<String>,
+        /// Error name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+    }
+);
+wire!(
+    /// `ListExecutions` request.
+    ListExecutionsInput {
+        /// The machine.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_arn: Option<String>,
+        /// Only this status.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        status_filter: Option<ExecutionStatus>,
+        /// Page size.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// One entry of `ListExecutions`.
+    ExecutionListItem {
+        /// The execution.
+        execution_arn: String,
+        /// The machine.
+        state_machine_arn: String,
+        /// Name.
+        name: String,
+        /// Status.
+        status: ExecutionStatus,
+        /// Started.
+        start_date: Timestamp,
+        /// Stopped.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        stop_date: Option<Timestamp>,
+    }
+);
+wire!(
+    /// `ListExecutions` response.
+    ListExecutionsOutput {
+        /// Executions, newest first.
+        executions: Vec<ExecutionListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `GetExecutionHistory` request.
+    GetExecutionHistoryInput {
+        /// The execution.
+        execution_arn: String,
+        /// Page size.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+        /// Newest first.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reverse_order: Option<bool>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+        /// Include inputs and outputs (default true).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        include_execution_data: Option<bool>,
+    }
+);
+wire!(
+    /// One history event. The `...EventDetails` member that matches `type` is
+    /// kept as JSON (AWS defines several dozen of them).
+    HistoryEvent {
+        /// When it happened.
+        timestamp: Timestamp,
+        /// e.g. `TaskStateEntered`.
+        #[serde(rename = "type")]
+        r#type: String,
+        /// Id, from 1.
+        id: i64,
+        /// The previous related event.
+        #[serde(default)]
+        previous_event_id: i64,
+        /// The details member(s), by their AWS names.
+        #[serde(flatten)]
+        details: serde_json::Map<String, serde_json::Value>,
+    }
+);
+wire!(
+    /// `GetExecutionHistory` response.
+    GetExecutionHistoryOutput {
+        /// Events.
+        events: Vec<HistoryEvent>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `CreateActivity` request.
+    CreateActivityInput {
+        /// Name.
+        name: String,
+        /// Tags.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        tags: Vec<Tag>,
+    }
+);
+wire!(
+    /// `CreateActivity` response.
+    CreateActivityOutput {
+        /// ARN.
+        activity_arn: String,
+        /// Created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// A request naming an activity.
+    ActivityArnInput {
+        /// The activity.
+        activity_arn: String,
+    }
+);
+wire!(
+    /// `DescribeActivity` response, and one entry of `ListActivities`.
+    ActivityListItem {
+        /// ARN.
+        activity_arn: String,
+        /// Name.
+        name: String,
+        /// Created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// `ListActivities` response.
+    ListActivitiesOutput {
+        /// Activities.
+        activities: Vec<ActivityListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `GetActivityTask` request.
+    GetActivityTaskInput {
+        /// The activity.
+        activity_arn: String,
+        /// Recorded in `ActivityStarted`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        worker_name: Option<String>,
+    }
+);
+wire!(
+    /// `GetActivityTask` response: empty when the long poll found nothing.
+    GetActivityTaskOutput {
+        /// The task token.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        task_token: Option<String>,
+        /// The task's input, JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+    }
+);
+wire!(
+    /// `SendTaskSuccess` request.
+    SendTaskSuccessInput {
+        /// The task token.
+        task_token: String,
+        /// The output, JSON text.
+        output: String,
+    }
+);
+wire!(
+    /// `SendTaskFailure` request.
+    SendTaskFailureInput {
+        /// The task token.
+        task_token: String,
+        /// Error name (up to 256 characters).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// Cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+    }
+);
+wire!(
+    /// `SendTaskHeartbeat` request.
+    SendTaskHeartbeatInput {
+        /// The task token.
+        task_token: String,
+    }
+);
+wire!(
+    /// `TagResource` request.
+    TagResourceInput {
+        /// The resource.
+        resource_arn: String,
+        /// Tags to add.
+        tags: Vec<Tag>,
+    }
+);
+wire!(
+    /// `UntagResource` request.
+    UntagResourceInput {
+        /// The resource.
+        resource_arn: String,
+        /// Keys to remove.
+        tag_keys: Vec<String>,
+    }
+);
+wire!(
+    /// `ListTagsForResource` request.
+    ListTagsForResourceInput {
+        /// The resource.
+        resource_arn: String,
+    }
+);
+wire!(
+    /// `ListTagsForResource` response.
+    ListTagsForResourceOutput {
+        /// Tags.
+        tags: Vec<Tag>,
+    }
+);
+wire!(
+    /// The empty response of several actions.
+    Empty {}
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn timestamps_are_epoch_seconds() {
+        let t = Timestamp::from_millis(1_700_000_000_123);
+        assert_eq!(serde_json::to_value(t).unwrap(), json!(1_700_000_000.123));
+        let back: Timestamp = serde_json::from_value(json!(1_700_000_000.123)).unwrap();
+        assert_eq!(back, t);
+    }
+
+    #[test]
+    fn requests_use_aws_field_names_and_skip_absent_fields() {
+        let r = StartExecutionInput {
+            state_machine_arn: "arn".into(),
+            input: Some("{}".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"stateMachineArn": "arn", "input": "{}"})
+        );
+        let r = CreateStateMachineInput {
+            name: "n".into(),
+            definition: "{}".into(),
+            role_arn: "r".into(),
+            r#type: Some(StateMachineType::Express),
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"name": "n", "definition": "{}", "roleArn": "r", "type": "EXPRESS"})
+        );
+        let r = GetActivityTaskInput {
+            activity_arn: "a".into(),
+            worker_name: Some("w".into()),
+        };
+        assert_eq!(
+            serde_json::to_value(&r).unwrap(),
+            json!({"activityArn": "a", "workerName": "w"})
+        );
+    }
+
+    #[test]
+    fn responses_decode_and_ignore_unknown_fields() {
+        let d: DescribeExecutionOutput = serde_json::from_value(json!({
+            "executionArn": "e", "stateMachineArn": "m", "status": "SUCCEEDED", "startDate": 1.5,
+            "output": "{}", "redriveCount": 0, "somethingNew": true
+        }))
+        .unwrap();
+        assert_eq!(d.status, ExecutionStatus::Succeeded);
+        assert_eq!(d.start_date.as_millis(), 1500);
+        let empty: GetActivityTaskOutput = serde_json::from_value(json!({})).unwrap();
+        assert!(empty.task_token.is_none());
+        let s: ExecutionStatus = serde_json::from_value(json!("SOMETHING_NEW")).unwrap();
+        assert_eq!(s, ExecutionStatus::Unknown("SOMETHING_NEW".into()));
+    }
+
+    #[test]
+    fn history_events_keep_their_details() {
+        let h: GetExecutionHistoryOutput = serde_json::from_value(json!({"events": [
+            {"timestamp": 1.0, "type": "PassStateEntered", "id": 2, "previousEventId": 1,
+             "stateEnteredEventDetails": {"name": "A", "input": "{}"}}
+        ]}))
+        .unwrap();
+        assert_eq!(h.events[0].details["stateEnteredEventDetails"]["name"], "A");
+        let back = serde_json::to_value(&h.events[0]).unwrap();
+        assert_eq!(back["stateEnteredEventDetails"]["name"], "A");
+    }
+}
