@@ -13,7 +13,13 @@ pub mod types;
 
 #[cfg(feature = "client")]
 pub mod client;
+#[cfg(feature = "client")]
+pub mod worker;
 
 #[cfg(feature = "client")]
 pub use client::{Client, ClientBuilder, Credentials, Error};
 pub use error::{ApiErrorBody, ErrorCode};
+#[cfg(feature = "client")]
+pub use worker::{
+    ActivityOptions, TaskContext, TaskEvent, TaskFailure, Worker, WorkerBuilder, run, service_fn,
+};
