@@ -36,7 +36,10 @@ enum Scenario {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "stepwise-bench", about = "Throughput, latency and footprint of a Step Functions endpoint")]
+#[command(
+    name = "stepwise-bench",
+    about = "Throughput, latency and footprint of a Step Functions endpoint"
+)]
 struct Args {
     /// Which scenario to run.
     #[arg(value_enum)]
@@ -101,7 +104,11 @@ impl Api {
         let status = r.status();
         let text = r.text().await.map_err(|e| format!("{action}: {e}"))?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status.is_success() { Ok(v) } else { Err(format!("{action}: {status} {text}")) }
+        if status.is_success() {
+            Ok(v)
+        } else {
+            Err(format!("{action}: {status} {text}"))
+        }
     }
 }
 
@@ -139,7 +146,14 @@ impl Server {
         };
         std::thread::spawn(move || for _ in lines {});
         let url = format!("http://{addr}");
-        Ok((Server { child, startup_ms: 0.0, started: t0 }, url))
+        Ok((
+            Server {
+                child,
+                startup_ms: 0.0,
+                started: t0,
+            },
+            url,
+        ))
     }
 
     fn pid(&self) -> u32 {
@@ -157,7 +171,9 @@ impl Server {
 
     /// (current RSS, peak RSS) in MiB.
     fn rss_mib(&self) -> (Option<f64>, Option<f64>) {
-        let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) else { return (None, None) };
+        let Ok(s) = std::fs::read_to_string(format!("/proc/{}/status", self.pid())) else {
+            return (None, None);
+        };
         let field = |k: &str| {
             s.lines()
                 .find(|l| l.starts_with(k))
@@ -206,16 +222,29 @@ async fn create_machine(api: &Api, name: &str, def: &Value, ty: &str) -> Result<
             json!({"name": unique, "definition": def.to_string(), "roleArn": "arn:aws:iam::123456789012:role/bench", "type": ty}),
         )
         .await?;
-    r["stateMachineArn"].as_str().map(str::to_owned).ok_or_else(|| "no stateMachineArn".into())
+    r["stateMachineArn"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "no stateMachineArn".into())
 }
 
 fn uuid_like() -> String {
-    let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
     format!("{:x}", t)
 }
 
 /// Starts `n` executions with `concurrency` in flight and waits until none is RUNNING.
-async fn run_standard(api: &Api, machine: &str, n: usize, concurrency: usize, input: Value, deadline: Instant) -> (usize, f64) {
+async fn run_standard(
+    api: &Api,
+    machine: &str,
+    n: usize,
+    concurrency: usize,
+    input: Value,
+    deadline: Instant,
+) -> (usize, f64) {
     let t0 = Instant::now();
     let sem = Arc::new(Semaphore::new(concurrency));
     let mut tasks = Vec::with_capacity(n);
@@ -224,7 +253,9 @@ async fn run_standard(api: &Api, machine: &str, n: usize, concurrency: usize, in
         if Instant::now() > deadline {
             break;
         }
-        let Ok(permit) = sem.clone().acquire_owned().await else { break };
+        let Ok(permit) = sem.clone().acquire_owned().await else {
+            break;
+        };
         let api = api.clone();
         let body = json!({"stateMachineArn": machine, "input": input_text});
         tasks.push(tokio::spawn(async move {
@@ -241,8 +272,15 @@ async fn run_standard(api: &Api, machine: &str, n: usize, concurrency: usize, in
     }
     // Wait for completion: page through RUNNING executions until there are none.
     loop {
-        let r = api.call("ListExecutions", json!({"stateMachineArn": machine, "statusFilter": "RUNNING", "maxResults": 1})).await;
-        let running = r.map(|v| v["executions"].as_array().map(Vec::len).unwrap_or(0)).unwrap_or(0);
+        let r = api
+            .call(
+                "ListExecutions",
+                json!({"stateMachineArn": machine, "statusFilter": "RUNNING", "maxResults": 1}),
+            )
+            .await;
+        let running = r
+            .map(|v| v["executions"].as_array().map(Vec::len).unwrap_or(0))
+            .unwrap_or(0);
         if running == 0 || Instant::now() > deadline {
             break;
         }
@@ -257,11 +295,14 @@ async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
     let mut token: Option<String> = None;
     let mut n = 0;
     loop {
-        let mut body = json!({"stateMachineArn": machine, "statusFilter": status, "maxResults": 1000});
+        let mut body =
+            json!({"stateMachineArn": machine, "statusFilter": status, "maxResults": 1000});
         if let Some(t) = &token {
             body["nextToken"] = json!(t);
         }
-        let Ok(r) = api.call("ListExecutions", body).await else { return n };
+        let Ok(r) = api.call("ListExecutions", body).await else {
+            return n;
+        };
         n += r["executions"].as_array().map(Vec::len).unwrap_or(0);
         match r["nextToken"].as_str() {
             Some(t) => token = Some(t.to_owned()),
@@ -270,15 +311,31 @@ async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
     }
 }
 
-async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args) -> Result<Report, String> {
+async fn scenario(
+    api: &Api,
+    server: Option<&Server>,
+    sc: Scenario,
+    args: &Args,
+) -> Result<Report, String> {
     let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
     let cpu0 = server.and_then(Server::cpu_ms);
-    let mut rep = Report { scenario: format!("{sc:?}").to_lowercase(), ..Default::default() };
+    let mut rep = Report {
+        scenario: format!("{sc:?}").to_lowercase(),
+        ..Default::default()
+    };
     match sc {
         Scenario::Pass10 => {
             let m = create_machine(api, "pass10", &pass_chain(10, "P"), "STANDARD").await?;
             let n = args.executions;
-            let (ok, secs) = run_standard(api, &m, n, args.concurrency, json!({"id": 1, "payload": {"a": [1, 2, 3]}}), deadline).await;
+            let (ok, secs) = run_standard(
+                api,
+                &m,
+                n,
+                args.concurrency,
+                json!({"id": 1, "payload": {"a": [1, 2, 3]}}),
+                deadline,
+            )
+            .await;
             rep.executions = n;
             rep.succeeded = ok;
             rep.seconds = secs;
@@ -294,7 +351,15 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
             let m = create_machine(api, "map100", &def, "STANDARD").await?;
             let n = (args.executions / 50).max(10);
             let items: Vec<usize> = (0..100).collect();
-            let (ok, secs) = run_standard(api, &m, n, args.concurrency.min(16), json!({"items": items}), deadline).await;
+            let (ok, secs) = run_standard(
+                api,
+                &m,
+                n,
+                args.concurrency.min(16),
+                json!({"items": items}),
+                deadline,
+            )
+            .await;
             rep.executions = n;
             rep.succeeded = ok;
             rep.seconds = secs;
@@ -312,7 +377,9 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
                 if Instant::now() > deadline {
                     break;
                 }
-                let Ok(permit) = sem.clone().acquire_owned().await else { break };
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    break;
+                };
                 let api = api.clone();
                 let lat = lat.clone();
                 let body = json!({"stateMachineArn": m, "input": "{\"id\":1,\"payload\":{}}"});
@@ -341,7 +408,10 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
         }
         Scenario::Activities => {
             let act = api
-                .call("CreateActivity", json!({"name": format!("bench-{}", uuid_like())}))
+                .call(
+                    "CreateActivity",
+                    json!({"name": format!("bench-{}", uuid_like())}),
+                )
                 .await?["activityArn"]
                 .as_str()
                 .map(str::to_owned)
@@ -356,14 +426,24 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
                 }
                 states.insert(format!("T{i}"), s);
             }
-            let m = create_machine(api, "activities", &json!({"StartAt": "T0", "States": states}), "STANDARD").await?;
+            let m = create_machine(
+                api,
+                "activities",
+                &json!({"StartAt": "T0", "States": states}),
+                "STANDARD",
+            )
+            .await?;
             let n = (args.executions / 5).max(10);
             let total_tasks = n * 5;
-            // Worker side: answer every task; measure dispatch latency from one
-            // SendTaskSuccess to the next task of the same execution arriving.
+            // Keep fewer executions in flight than there are workers, so pollers
+            // are parked when a task is scheduled: the latency measured is the
+            // dispatch itself, from one SendTaskSuccess to the next task of the
+            // same execution arriving at a worker, not time spent in a backlog.
+            let in_flight = Arc::new(Semaphore::new((args.workers / 2).max(1)));
             let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
             let lat = Arc::new(Mutex::new(Vec::with_capacity(total_tasks)));
             let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let all_done = Arc::new(tokio::sync::Notify::new());
             let t0 = Instant::now();
             let mut workers = Vec::new();
             for w in 0..args.workers {
@@ -372,46 +452,87 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
                 let sent_at = sent_at.clone();
                 let lat = lat.clone();
                 let done = done.clone();
+                let all_done = all_done.clone();
+                let in_flight = in_flight.clone();
                 workers.push(tokio::spawn(async move {
-                    while done.load(std::sync::atomic::Ordering::Relaxed) < total_tasks && Instant::now() < deadline {
-                        let Ok(t) = api.call("GetActivityTask", json!({"activityArn": act, "workerName": format!("w{w}")})).await else {
+                    loop {
+                        let Ok(t) = api
+                            .call(
+                                "GetActivityTask",
+                                json!({"activityArn": act, "workerName": format!("w{w}")}),
+                            )
+                            .await
+                        else {
                             continue;
                         };
-                        let Some(token) = t["taskToken"].as_str() else { continue };
+                        let Some(token) = t["taskToken"].as_str() else {
+                            continue;
+                        };
                         let got = Instant::now();
-                        let input: Value = t["input"].as_str().and_then(|s| serde_json::from_str(s).ok()).unwrap_or(Value::Null);
+                        let input: Value = t["input"]
+                            .as_str()
+                            .and_then(|s| serde_json::from_str(s).ok())
+                            .unwrap_or(Value::Null);
                         let id = input["id"].as_u64().unwrap_or(0);
+                        let step = input["step"].as_u64().unwrap_or(0);
                         if let Some(s) = sent_at.lock().await.remove(&id) {
-                            lat.lock().await.push(got.duration_since(s).as_secs_f64() * 1000.0);
+                            lat.lock()
+                                .await
+                                .push(got.duration_since(s).as_secs_f64() * 1000.0);
                         }
-                        let at = Instant::now();
-                        sent_at.lock().await.insert(id, at);
-                        let _ = api.call("SendTaskSuccess", json!({"taskToken": token, "output": input.to_string()})).await;
-                        done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let output = json!({"id": id, "step": step + 1}).to_string();
+                        if step < 4 {
+                            sent_at.lock().await.insert(id, Instant::now());
+                        }
+                        let _ = api
+                            .call(
+                                "SendTaskSuccess",
+                                json!({"taskToken": token, "output": output}),
+                            )
+                            .await;
+                        if step == 4 {
+                            in_flight.add_permits(1);
+                        }
+                        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+                            >= total_tasks
+                        {
+                            all_done.notify_one();
+                        }
                     }
                 }));
             }
-            let sem = Arc::new(Semaphore::new(args.concurrency));
             for i in 0..n {
-                let Ok(permit) = sem.clone().acquire_owned().await else { break };
-                let api = api.clone();
-                let body = json!({"stateMachineArn": m, "input": json!({"id": i}).to_string()});
-                tokio::spawn(async move {
-                    let _ = api.call("StartExecution", body).await;
-                    drop(permit);
-                });
+                if Instant::now() > deadline {
+                    break;
+                }
+                let Ok(permit) = in_flight.acquire().await else {
+                    break;
+                };
+                permit.forget();
+                let body =
+                    json!({"stateMachineArn": m, "input": json!({"id": i, "step": 0}).to_string()});
+                let _ = api.call("StartExecution", body).await;
             }
-            for w in workers {
-                let _ = w.await;
-            }
+            let _ = tokio::time::timeout_at(
+                tokio::time::Instant::from_std(deadline),
+                all_done.notified(),
+            )
+            .await;
             rep.seconds = t0.elapsed().as_secs_f64();
+            for w in workers {
+                w.abort();
+            }
             rep.executions = n;
             rep.succeeded = count_status(api, &m, "SUCCEEDED").await;
             let mut l = lat.lock().await.clone();
             l.sort_by(f64::total_cmp);
             rep.p50_ms = percentile(&l, 0.5);
             rep.p99_ms = percentile(&l, 0.99);
-            rep.note = format!("{:.0} activity tasks/s with {} workers", done.load(std::sync::atomic::Ordering::Relaxed) as f64 / rep.seconds, args.workers);
+            rep.note = format!(
+                "{:.0} activity tasks/s with {} workers; p50/p99 = dispatch latency",
+                done.load(std::sync::atomic::Ordering::Relaxed) as f64 / rep.seconds,
+                args.workers
+            );
         }
         Scenario::Wait => {
             let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
@@ -424,7 +545,12 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
             rep.succeeded = ok;
             rep.seconds = secs;
             // Timer precision: stopDate - startDate - 1 s over a sample.
-            let list = api.call("ListExecutions", json!({"stateMachineArn": m, "maxResults": 200})).await?;
+            let list = api
+                .call(
+                    "ListExecutions",
+                    json!({"stateMachineArn": m, "maxResults": 200}),
+                )
+                .await?;
             let mut late = Vec::new();
             for e in list["executions"].as_array().cloned().unwrap_or_default() {
                 if let (Some(a), Some(b)) = (e["startDate"].as_f64(), e["stopDate"].as_f64()) {
@@ -444,7 +570,15 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
             let m = create_machine(api, "payload", &pass_chain(3, "Q"), "STANDARD").await?;
             let n = (args.executions / 20).max(20);
             let blob = "x".repeat(250_000);
-            let (ok, secs) = run_standard(api, &m, n, args.concurrency.min(16), json!({"id": 1, "payload": blob}), deadline).await;
+            let (ok, secs) = run_standard(
+                api,
+                &m,
+                n,
+                args.concurrency.min(16),
+                json!({"id": 1, "payload": blob}),
+                deadline,
+            )
+            .await;
             rep.executions = n;
             rep.succeeded = ok;
             rep.seconds = secs;
@@ -466,7 +600,8 @@ async fn scenario(api: &Api, server: Option<&Server>, sc: Scenario, args: &Args)
 }
 
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
-    v.map(|x| format!("{x:.digits$}")).unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{x:.digits$}"))
+        .unwrap_or_else(|| "-".into())
 }
 
 #[tokio::main]
@@ -502,11 +637,19 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
         s.startup_ms = s.started.elapsed().as_secs_f64() * 1000.0;
-        let line = json!({"scenario": "startup", "startup_ms": s.startup_ms, "rss_mib": s.rss_mib().0});
+        let line =
+            json!({"scenario": "startup", "startup_ms": s.startup_ms, "rss_mib": s.rss_mib().0});
         println!("{line}");
     }
     let list = if args.scenario == Scenario::All {
-        vec![Scenario::Pass10, Scenario::Express, Scenario::Map100, Scenario::Activities, Scenario::Payload, Scenario::Wait]
+        vec![
+            Scenario::Pass10,
+            Scenario::Express,
+            Scenario::Map100,
+            Scenario::Activities,
+            Scenario::Payload,
+            Scenario::Wait,
+        ]
     } else {
         vec![args.scenario]
     };
@@ -525,7 +668,18 @@ async fn main() -> std::process::ExitCode {
     }
     if !args.json {
         println!();
-        println!("{:<11} {:>7} {:>8} {:>10} {:>13} {:>8} {:>8} {:>10} {:>9}", "scenario", "execs", "ok", "execs/s", "transitions/s", "p50 ms", "p99 ms", "cpu ms/ex", "rss MiB");
+        println!(
+            "{:<11} {:>7} {:>8} {:>10} {:>13} {:>8} {:>8} {:>10} {:>9}",
+            "scenario",
+            "execs",
+            "ok",
+            "execs/s",
+            "transitions/s",
+            "p50 ms",
+            "p99 ms",
+            "cpu ms/ex",
+            "rss MiB"
+        );
         for r in &reports {
             println!(
                 "{:<11} {:>7} {:>8} {:>10.0} {:>13} {:>8} {:>8} {:>10} {:>9}  {}",
@@ -542,7 +696,11 @@ async fn main() -> std::process::ExitCode {
             );
         }
         if let Some(s) = &server {
-            println!("coordinator: start to first answered request {:.1} ms, peak RSS {} MiB", s.startup_ms, fmt_opt(s.rss_mib().1, 1));
+            println!(
+                "coordinator: start to first answered request {:.1} ms, peak RSS {} MiB",
+                s.startup_ms,
+                fmt_opt(s.rss_mib().1, 1)
+            );
         }
     }
     std::process::ExitCode::SUCCESS

@@ -98,6 +98,13 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    // Small request/response exchanges (long polls, task answers) must not
+    // wait for Nagle + delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let app = api::app(handle.clone(), cancel.clone());
     let stop = cancel.clone();
     let server = tokio::spawn(async move {
