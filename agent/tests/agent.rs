@@ -1,0 +1,318 @@
+//! The agent binary against a coordinator started in-process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+use std::io::Write;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use stepwise_sdk::Client;
+use stepwise_sdk::types::*;
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/test";
+
+struct AgentProc(Child);
+
+impl AgentProc {
+    fn start(config: &std::path::Path) -> Self {
+        let child = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+            .arg("--config")
+            .arg(config)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        AgentProc(child)
+    }
+    fn signal(&self, sig: &str) {
+        Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.0.id().to_string())
+            .status()
+            .unwrap();
+    }
+    fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(s)) = self.0.try_wait() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for AgentProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn coordinator() -> (stepwise_coordinator::Running, Client, String) {
+    let settings = stepwise_coordinator::config::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        in_memory: true,
+        ..Default::default()
+    };
+    let running = stepwise_coordinator::start(settings).await.unwrap();
+    let url = format!("http://{}", running.addr);
+    let client = Client::builder().endpoint_url(&url).build().unwrap();
+    (running, client, url)
+}
+
+fn write_config(dir: &tempfile::TempDir, text: &str) -> std::path::PathBuf {
+    let p = dir.path().join("agent.toml");
+    let mut f = std::fs::File::create(&p).unwrap();
+    f.write_all(text.as_bytes()).unwrap();
+    p
+}
+
+async fn machine(c: &Client, name: &str, def: Value) -> String {
+    // Create the activities the definition uses (as a deployment would),
+    // so executions do not race the agent's own idempotent CreateActivity.
+    let text = def.to_string();
+    for part in text.split(":activity:").skip(1) {
+        let name: String = part
+            .chars()
+            .take_while(|ch| ch.is_ascii_alphanumeric() || *ch == '-' || *ch == '_')
+            .collect();
+        c.create_activity(CreateActivityInput { name, tags: vec![] })
+            .await
+            .unwrap();
+    }
+    c.create_state_machine(CreateStateMachineInput {
+        name: name.into(),
+        definition: def.to_string(),
+        role_arn: ROLE.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .state_machine_arn
+}
+
+async fn start(c: &Client, sm: &str, input: Value) -> String {
+    c.start_execution(StartExecutionInput {
+        state_machine_arn: sm.into(),
+        input: Some(input.to_string()),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .execution_arn
+}
+
+async fn wait(c: &Client, arn: &str, timeout: Duration) -> DescribeExecutionOutput {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let d = c
+            .describe_execution(ExecutionArnInput {
+                execution_arn: arn.into(),
+            })
+            .await
+            .unwrap();
+        if d.status != ExecutionStatus::Running || Instant::now() > deadline {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn act(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:123456789012:activity:{name}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_and_http_handlers_and_a_caught_exit_code() {
+    let (_server, c, url) = coordinator().await;
+    // The application an http handler forwards to.
+    let app = axum::Router::new().route(
+        "/greet",
+        axum::routing::post(|headers: axum::http::HeaderMap, body: String| async move {
+            let input: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let has_token = headers.contains_key("x-stepwise-task-token");
+            json!({"greeting": format!("hello {}", input["name"].as_str().unwrap_or("?")), "token": has_token}).to_string()
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let app_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            r#"
+            [coordinator]
+            endpoint = "{url}"
+            [activities.upper]
+            handler = {{ type = "exec", command = ["sh", "-c", "tr a-z A-Z"] }}
+            [activities.picky]
+            handler = {{ type = "exec", command = ["sh", "-c", "echo 'no thanks' >&2; exit 4"], exit_codes = {{ "4" = "Picky.Refused" }} }}
+            [activities.greet]
+            handler = {{ type = "http", url = "http://{app_addr}/greet" }}
+            "#
+        ),
+    );
+    let _agent = AgentProc::start(&cfg);
+    let sm = machine(&c, "flow", json!({"StartAt": "Upper", "States": {
+        "Upper": {"Type": "Task", "Resource": act("upper"), "ResultPath": "$.upper", "Next": "Greet"},
+        "Greet": {"Type": "Task", "Resource": act("greet"), "ResultPath": "$.greet", "Next": "Picky"},
+        "Picky": {"Type": "Task", "Resource": act("picky"), "End": true,
+                  "Catch": [{"ErrorEquals": ["Picky.Refused"], "ResultPath": "$.refused", "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}
+    }}))
+    .await;
+    let ex = start(&c, &sm, json!({"name": "ada"})).await;
+    let d = wait(&c, &ex, Duration::from_secs(30)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?}", d.cause);
+    let out: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
+    assert_eq!(out["upper"], json!({"NAME": "ADA"}));
+    assert_eq!(
+        out["greet"],
+        json!({"greeting": "hello ada", "token": true})
+    );
+    assert_eq!(
+        out["refused"],
+        json!({"Error": "Picky.Refused", "Cause": "no thanks"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_a_running_task_finish() {
+    let (_server, c, url) = coordinator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let cfg = write_config(
+        &dir,
+        &format!(
+            r#"
+            shutdown_deadline_seconds = 20
+            [coordinator]
+            endpoint = "{url}"
+            [activities.slow]
+            handler = {{ type = "exec", command = ["sh", "-c", "touch {}; sleep 1; echo '\"finished\"'"] }}
+            "#,
+            started.display()
+        ),
+    );
+    let mut agent = AgentProc::start(&cfg);
+    let sm = machine(&c, "slowflow", json!({"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": act("slow"), "End": true}}})).await;
+    let ex = start(&c, &sm, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the task never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    agent.signal("TERM");
+    let status = agent
+        .wait_exit(Duration::from_secs(20))
+        .expect("the agent exited");
+    assert!(status.success(), "{status:?}");
+    let d = wait(&c, &ex, Duration::from_secs(5)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded);
+    assert_eq!(d.output.as_deref(), Some(r#""finished""#));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_agents_task_times_out_and_retry_completes_it_elsewhere() {
+    let (_server, c, url) = coordinator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    // First agent: hangs (and heartbeats only every 30 s).
+    let hang = write_config(
+        &dir,
+        &format!(
+            r#"
+            [coordinator]
+            endpoint = "{url}"
+            [activities.job]
+            heartbeat_seconds = 30
+            handler = {{ type = "exec", command = ["sh", "-c", "touch {}; sleep 60"] }}
+            "#,
+            started.display()
+        ),
+    );
+    let mut first = AgentProc::start(&hang);
+    let sm = machine(&c, "retry", json!({"StartAt": "J", "States": {"J": {"Type": "Task", "Resource": act("job"), "HeartbeatSeconds": 1, "End": true,
+        "Retry": [{"ErrorEquals": ["States.HeartbeatTimeout"], "IntervalSeconds": 1, "MaxAttempts": 2}]}}}))
+    .await;
+    let ex = start(&c, &sm, json!({"n": 1})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the first agent never started the task"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.signal("KILL");
+    let _ = first.wait_exit(Duration::from_secs(5));
+    // Second agent: answers at once.
+    let dir2 = tempfile::tempdir().unwrap();
+    let ok = write_config(
+        &dir2,
+        &format!(
+            r#"
+            [coordinator]
+            endpoint = "{url}"
+            [activities.job]
+            handler = {{ type = "exec", command = ["sh", "-c", "echo '{{\"done\":true}}'"] }}
+            "#
+        ),
+    );
+    let _second = AgentProc::start(&ok);
+    let d = wait(&c, &ex, Duration::from_secs(30)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?}", d.cause);
+    assert_eq!(d.output.as_deref(), Some(r#"{"done":true}"#));
+}
+
+#[test]
+fn check_lists_every_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        r#"
+        [coordinator]
+        endpoint = "ftp://nope"
+        [activities.a]
+        concurrency = 0
+        handler = { type = "exec", command = [] }
+        [activities.b]
+        handler = { type = "http", url = "not a url" }
+        "#,
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+        .arg("check")
+        .arg("--config")
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    for key in [
+        "coordinator.endpoint",
+        "activities.a.concurrency",
+        "activities.a.handler.command",
+        "activities.b.handler.url",
+    ] {
+        assert!(err.contains(key), "{key} missing in {err}");
+    }
+    let good = write_config(
+        &dir,
+        "[coordinator]\nendpoint = \"http://127.0.0.1:8083\"\n[activities.a]\nhandler = { type = \"exec\", command = [\"cat\"] }\n",
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+        .arg("check")
+        .arg("--config")
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
