@@ -316,3 +316,25 @@ fn check_lists_every_problem() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn example_configs_pass_check() {
+    for f in [
+        "examples/agent/exec.toml",
+        "examples/agent/http.toml",
+        "examples/ecs/agent.toml",
+    ] {
+        let path = format!("{}/../{f}", env!("CARGO_MANIFEST_DIR"));
+        let out = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+            .arg("check")
+            .arg("--config")
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
