@@ -16,8 +16,11 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use std::time::Duration;
+use stepwise_sdk::types::*;
 use tokio_util::sync::CancellationToken;
 
 /// The largest request body accepted (payloads are limited to 256 KiB; the
@@ -81,12 +84,12 @@ async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     }
 }
 
-fn parse_body(body: &[u8]) -> Result<Req, ApiError> {
+fn parse_body(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if body.iter().all(|b| b.is_ascii_whitespace()) {
-        return Ok(Req(Map::new()));
+        return Ok(Map::new());
     }
     match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(m)) => Ok(Req(m)),
+        Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::serialization(
             "The request body must be a JSON object",
         )),
@@ -96,90 +99,69 @@ fn parse_body(body: &[u8]) -> Result<Req, ApiError> {
     }
 }
 
-/// A decoded request body with typed accessors that answer AWS errors.
-struct Req(Map<String, Value>);
+/// Decodes a request into its `stepwise-sdk` wire type: a missing required
+/// member is a `ValidationException`, a member of the wrong type a
+/// `SerializationException`, as AWS answers.
+fn decode<T: DeserializeOwned>(body: &Map<String, Value>) -> Result<T, ApiError> {
+    serde_json::from_value(Value::Object(body.clone())).map_err(|e| {
+        let m = e.to_string();
+        if let Some(field) = m.strip_prefix("missing field `").and_then(|r| r.split('`').next()) {
+            ApiError::validation(format!(
+                "1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"
+            ))
+        } else {
+            ApiError::serialization(format!("Invalid request: {m}"))
+        }
+    })
+}
 
-impl Req {
-    fn opt_str(&self, k: &str) -> Result<Option<String>, ApiError> {
-        match self.0.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::serialization(format!(
-                "Field '{k}' must be a string"
-            ))),
-        }
+fn encode<T: Serialize>(v: &T) -> Result<Value, ApiError> {
+    serde_json::to_value(v)
+        .map_err(|e| ApiError::internal(format!("could not encode the response: {e}")))
+}
+
+fn tags(tags: Vec<Tag>) -> Result<Vec<(String, String)>, ApiError> {
+    if tags.len() > 50 {
+        return Err(ApiError::too_many_tags(
+            "A resource can have at most 50 tags",
+        ));
     }
-    fn str(&self, k: &str) -> Result<String, ApiError> {
-        self.opt_str(k)?
-            .ok_or_else(|| ApiError::validation(format!("1 validation error detected: Value null at '{k}' failed to satisfy constraint: Member must not be null")))
-    }
-    fn opt_i64(&self, k: &str) -> Result<Option<i64>, ApiError> {
-        match self.0.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| ApiError::serialization(format!("Field '{k}' must be an integer"))),
-        }
-    }
-    fn opt_bool(&self, k: &str) -> Result<Option<bool>, ApiError> {
-        match self.0.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(_) => Err(ApiError::serialization(format!(
-                "Field '{k}' must be a boolean"
-            ))),
-        }
-    }
-    fn opt_json_text(&self, k: &str) -> Result<Option<String>, ApiError> {
-        match self.0.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v @ Value::Object(_)) => Ok(Some(v.to_string())),
-            Some(_) => Err(ApiError::serialization(format!(
-                "Field '{k}' must be an object"
-            ))),
-        }
-    }
-    fn tags(&self, k: &str) -> Result<Vec<(String, String)>, ApiError> {
-        let Some(v) = self.0.get(k) else {
-            return Ok(Vec::new());
-        };
-        let Some(arr) = v.as_array() else {
-            return Err(ApiError::serialization(format!(
-                "Field '{k}' must be a list of tags"
-            )));
-        };
-        let mut out = Vec::new();
-        for t in arr {
-            let key = t.get("key").and_then(Value::as_str);
-            let value = t.get("value").and_then(Value::as_str).unwrap_or_default();
-            match key {
-                Some(key) if !key.is_empty() && key.len() <= 128 && value.len() <= 256 => {
-                    out.push((key.to_owned(), value.to_owned()))
-                }
-                _ => {
-                    return Err(ApiError::validation(
-                        "Tag keys must be 1-128 characters and values at most 256",
-                    ));
-                }
+    tags.into_iter()
+        .map(|t| {
+            if t.key.is_empty() || t.key.len() > 128 || t.value.len() > 256 {
+                Err(ApiError::validation(
+                    "Tag keys must be 1-128 characters and values at most 256",
+                ))
+            } else {
+                Ok((t.key, t.value))
             }
-        }
-        if out.len() > 50 {
-            return Err(ApiError::too_many_tags(
-                "A resource can have at most 50 tags",
-            ));
-        }
-        Ok(out)
+        })
+        .collect()
+}
+
+fn max_results(n: Option<i32>) -> Result<usize, ApiError> {
+    match n {
+        None | Some(0) => Ok(100),
+        Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
+        Some(n) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+        ))),
     }
-    fn max_results(&self) -> Result<usize, ApiError> {
-        match self.opt_i64("maxResults")? {
-            None | Some(0) => Ok(100),
-            Some(n) if (1..=1000).contains(&n) => Ok(n as usize),
-            Some(n) => Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
-            ))),
-        }
+}
+
+fn json_text(v: Option<Value>) -> Result<Option<String>, ApiError> {
+    match v {
+        None | Some(Value::Null) => Ok(None),
+        Some(o @ Value::Object(_)) => Ok(Some(o.to_string())),
+        Some(_) => Err(ApiError::serialization(
+            "a configuration member must be an object",
+        )),
     }
+}
+
+fn machine_type_text(t: Option<StateMachineType>) -> String {
+    t.map(|t| t.as_str().to_owned())
+        .unwrap_or_else(|| "STANDARD".into())
 }
 
 fn check_size(what: &str, s: &str) -> Result<(), ApiError> {
@@ -192,21 +174,24 @@ fn check_size(what: &str, s: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiError> {
+fn ts(ms: i64) -> Timestamp {
+    Timestamp::from_millis(ms)
+}
+
+async fn dispatch(
+    st: &AppState,
+    action: &str,
+    body: Map<String, Value>,
+) -> Result<Value, ApiError> {
     let e = &st.engine;
     match action {
         "CreateStateMachine" => {
-            let name = req.str("name")?;
-            let definition = req.str("definition")?;
-            let role_arn = req.str("roleArn")?;
-            let machine_type = req.opt_str("type")?.unwrap_or_else(|| "STANDARD".into());
-            let logging = req
-                .opt_json_text("loggingConfiguration")?
-                .unwrap_or_default();
-            let tracing = req
-                .opt_json_text("tracingConfiguration")?
-                .unwrap_or_default();
-            let tags = req.tags("tags")?;
+            let r: CreateStateMachineInput = decode(&body)?;
+            let (name, definition, role_arn) = (r.name, r.definition, r.role_arn);
+            let machine_type = machine_type_text(r.r#type);
+            let logging = json_text(r.logging_configuration)?.unwrap_or_default();
+            let tracing = json_text(r.tracing_configuration)?.unwrap_or_default();
+            let tags = tags(r.tags)?;
             let (rec, _) = e
                 .call(|reply| Command::CreateStateMachine {
                     name,
@@ -219,21 +204,25 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                     reply,
                 })
                 .await?;
-            Ok(json!({"stateMachineArn": rec.arn, "creationDate": epoch_seconds(rec.created)}))
+            encode(&CreateStateMachineOutput {
+                state_machine_arn: rec.arn,
+                creation_date: ts(rec.created),
+            })
         }
         "DescribeStateMachine" => {
-            let arn = req.str("stateMachineArn")?;
+            let r: StateMachineArnInput = decode(&body)?;
+            let arn = r.state_machine_arn;
             let rec = e
                 .call(|reply| Command::DescribeStateMachine { arn, reply })
                 .await?;
-            Ok(describe_machine(&rec))
+            encode(&describe_machine(&rec))
         }
         "UpdateStateMachine" => {
-            let arn = req.str("stateMachineArn")?;
-            let definition = req.opt_str("definition")?;
-            let role_arn = req.opt_str("roleArn")?;
-            let logging = req.opt_json_text("loggingConfiguration")?;
-            let tracing = req.opt_json_text("tracingConfiguration")?;
+            let r: UpdateStateMachineInput = decode(&body)?;
+            let arn = r.state_machine_arn;
+            let (definition, role_arn) = (r.definition, r.role_arn);
+            let logging = json_text(r.logging_configuration)?;
+            let tracing = json_text(r.tracing_configuration)?;
             if definition.is_none() && role_arn.is_none() && logging.is_none() && tracing.is_none()
             {
                 return Err(ApiError::missing_parameter(
@@ -250,56 +239,77 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                     reply,
                 })
                 .await?;
-            Ok(json!({"updateDate": epoch_seconds(rec.updated), "revisionId": rec.revision_id}))
+            encode(&UpdateStateMachineOutput {
+                update_date: ts(rec.updated),
+                revision_id: Some(rec.revision_id),
+            })
         }
         "DeleteStateMachine" => {
-            let arn = req.str("stateMachineArn")?;
+            let r: StateMachineArnInput = decode(&body)?;
+            let arn = r.state_machine_arn;
             e.call(|reply| Command::DeleteStateMachine { arn, reply })
                 .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "ListStateMachines" => {
+            let r: PageInput = decode(&body)?;
             let all = e.call(|reply| Command::ListStateMachines { reply }).await?;
-            let items: Vec<Value> = all
-                .iter()
-                .map(|m| json!({"stateMachineArn": m.arn, "name": m.name, "type": m.machine_type, "creationDate": epoch_seconds(m.created)}))
-                .collect();
-            page(items, &req, "stateMachines")
+            let (items, next_token) = page(all, max_results(r.max_results)?, r.next_token)?;
+            encode(&ListStateMachinesOutput {
+                state_machines: items
+                    .into_iter()
+                    .map(|m| StateMachineListItem {
+                        state_machine_arn: m.arn,
+                        name: m.name,
+                        r#type: if m.machine_type == "EXPRESS" {
+                            StateMachineType::Express
+                        } else {
+                            StateMachineType::Standard
+                        },
+                        creation_date: ts(m.created),
+                    })
+                    .collect(),
+                next_token,
+            })
         }
         "ValidateStateMachineDefinition" => {
-            let definition = req.str("definition")?;
-            let ty = req.opt_str("type")?.unwrap_or_else(|| "STANDARD".into());
-            let mt = if ty == "EXPRESS" {
+            let r: ValidateStateMachineDefinitionInput = decode(&body)?;
+            let mt = if r.r#type == Some(StateMachineType::Express) {
                 stepwise_asl::model::MachineType::Express
             } else {
                 stepwise_asl::model::MachineType::Standard
             };
             let opts = stepwise_asl::compile::CompileOptions { machine_type: mt };
-            match stepwise_asl::compile::compile_str(&definition, opts) {
-                Ok(_) => Ok(json!({"result": "OK", "diagnostics": [], "truncated": false})),
+            let out = match stepwise_asl::compile::compile_str(&r.definition, opts) {
+                Ok(_) => ValidateStateMachineDefinitionOutput {
+                    result: ValidationResult::Ok,
+                    diagnostics: vec![],
+                    truncated: false,
+                },
                 Err(err) => {
-                    let max = req.opt_i64("maxResults")?.filter(|n| *n > 0).unwrap_or(100) as usize;
-                    let truncated = err.diagnostics.len() > max;
-                    let diags: Vec<Value> = err
-                        .diagnostics
-                        .iter()
-                        .take(max)
-                        .map(|d| {
-                            let mut o =
-                                json!({"severity": "ERROR", "code": d.code, "message": d.message});
-                            if !d.location.is_empty() {
-                                o["location"] = json!(d.location);
-                            }
-                            o
-                        })
-                        .collect();
-                    Ok(json!({"result": "FAIL", "diagnostics": diags, "truncated": truncated}))
+                    let max = r.max_results.filter(|n| *n > 0).unwrap_or(100) as usize;
+                    ValidateStateMachineDefinitionOutput {
+                        result: ValidationResult::Fail,
+                        truncated: err.diagnostics.len() > max,
+                        diagnostics: err
+                            .diagnostics
+                            .into_iter()
+                            .take(max)
+                            .map(|d| ValidationDiagnostic {
+                                severity: DiagnosticSeverity::Error,
+                                code: d.code,
+                                message: d.message,
+                                location: Some(d.location).filter(|l| !l.is_empty()),
+                            })
+                            .collect(),
+                    }
                 }
-            }
+            };
+            encode(&out)
         }
         "DescribeStateMachineForExecution" => {
-            let arn = req.str("executionArn")?;
-            let rec = find_execution(e, &arn).await?;
+            let r: ExecutionArnInput = decode(&body)?;
+            let rec = find_execution(e, &r.execution_arn).await?;
             let machine = e
                 .call(|reply| Command::DescribeStateMachine {
                     arn: rec.state_machine_arn.clone(),
@@ -307,20 +317,20 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                 })
                 .await
                 .ok();
-            Ok(json!({
-                "stateMachineArn": rec.state_machine_arn,
-                "name": machine_name(&rec.state_machine_arn),
-                "definition": rec.definition,
-                "roleArn": rec.role_arn,
-                "updateDate": epoch_seconds(machine.as_ref().map(|m| m.updated).unwrap_or(rec.start)),
-                "revisionId": rec.revision_id,
-            }))
+            encode(&DescribeStateMachineForExecutionOutput {
+                name: machine_name(&rec.state_machine_arn),
+                update_date: ts(machine.as_ref().map(|m| m.updated).unwrap_or(rec.start)),
+                state_machine_arn: rec.state_machine_arn,
+                definition: rec.definition,
+                role_arn: rec.role_arn,
+                revision_id: Some(rec.revision_id),
+            })
         }
         "StartExecution" | "StartSyncExecution" => {
             let sync = action == "StartSyncExecution";
-            let machine_arn = req.str("stateMachineArn")?;
-            let name = req.opt_str("name")?;
-            let input = req.opt_str("input")?.unwrap_or_else(|| "{}".into());
+            let r: StartExecutionInput = decode(&body)?;
+            let (machine_arn, name) = (r.state_machine_arn, r.name);
+            let input = r.input.unwrap_or_else(|| "{}".into());
             check_size("input", &input)?;
             if !sync && let Some(n) = &name {
                 // A name reused by a closed execution is refused, as on AWS.
@@ -344,16 +354,16 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                 })
                 .await?;
             match started {
-                Started::Running { arn, start } => {
-                    Ok(json!({"executionArn": arn, "startDate": epoch_seconds(start)}))
-                }
+                Started::Running { arn, start } => encode(&StartExecutionOutput {
+                    execution_arn: arn,
+                    start_date: ts(start),
+                }),
                 Started::Finished(rec) => Ok(sync_result(&rec)),
             }
         }
         "StopExecution" => {
-            let arn = req.str("executionArn")?;
-            let error = req.opt_str("error")?;
-            let cause = req.opt_str("cause")?;
+            let r: StopExecutionInput = decode(&body)?;
+            let (arn, error, cause) = (r.execution_arn, r.error, r.cause);
             let stop = e
                 .call(|reply| Command::StopExecution {
                     arn,
@@ -362,31 +372,31 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                     reply,
                 })
                 .await?;
-            Ok(json!({"stopDate": epoch_seconds(stop)}))
+            encode(&StopExecutionOutput {
+                stop_date: ts(stop),
+            })
         }
         "DescribeExecution" => {
-            let arn = req.str("executionArn")?;
-            let rec = find_execution(e, &arn).await?;
+            let r: ExecutionArnInput = decode(&body)?;
+            let rec = find_execution(e, &r.execution_arn).await?;
             Ok(describe_execution(&rec))
         }
         "ListExecutions" => {
-            let machine_arn = req
-                .opt_str("stateMachineArn")?
-                .or(req.opt_str("mapRunArn")?)
-                .unwrap_or_default();
-            let status = req.opt_str("statusFilter")?;
-            let limit = req.max_results()?;
-            let after = req.opt_str("nextToken")?;
+            let r: ListExecutionsInput = decode(&body)?;
+            let machine_arn = r.state_machine_arn.unwrap_or_default();
+            let status = r.status_filter.map(|s| s.as_str().to_owned());
+            let limit = max_results(r.max_results)?;
+            let after = r.next_token;
             // Only cursors this server issued ("<start ms>:<arn>") reach the store.
             if let Some(t) = &after {
-                let valid = t.split_once(':').is_some_and(|(ms, arn)| {
-                    ms.parse::<i64>().is_ok() && arn::parse(arn).is_some()
-                });
+                let valid = t
+                    .split_once(':')
+                    .is_some_and(|(ms, a)| ms.parse::<i64>().is_ok() && arn::parse(a).is_some());
                 if !valid {
                     return Err(ApiError::invalid_token(format!("Invalid Token: '{t}'")));
                 }
             }
-            // Check the machine exists (AWS answers StateMachineDoesNotExist).
+            // The machine must exist (AWS answers StateMachineDoesNotExist).
             let m = machine_arn.clone();
             e.call(|reply| Command::DescribeStateMachine { arn: m, reply })
                 .await?;
@@ -397,34 +407,33 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                 limit,
             };
             let page = read_store(e, move |s| s.list_executions(&q)).await?;
-            let items: Vec<Value> = page
-                .items
-                .iter()
-                .map(|r| {
-                    let mut o = json!({"executionArn": r.arn, "stateMachineArn": r.state_machine_arn, "name": r.name,
-                        "status": r.status, "startDate": epoch_seconds(r.start)});
-                    if let Some(s) = r.stop {
-                        o["stopDate"] = json!(epoch_seconds(s));
-                    }
-                    o
-                })
-                .collect();
-            let mut out = json!({"executions": items});
-            if let Some(n) = page.next {
-                out["nextToken"] = json!(n);
-            }
-            Ok(out)
+            encode(&ListExecutionsOutput {
+                executions: page
+                    .items
+                    .into_iter()
+                    .map(|r| ExecutionListItem {
+                        status: status_of(&r.status),
+                        execution_arn: r.arn,
+                        state_machine_arn: r.state_machine_arn,
+                        name: r.name,
+                        start_date: ts(r.start),
+                        stop_date: r.stop.map(ts),
+                    })
+                    .collect(),
+                next_token: page.next,
+            })
         }
         "GetExecutionHistory" => {
-            let arn = req.str("executionArn")?;
-            let reverse = req.opt_bool("reverseOrder")?.unwrap_or(false);
-            let include = req.opt_bool("includeExecutionData")?.unwrap_or(true);
-            let limit = req.max_results()?;
-            let after = match req.opt_str("nextToken")? {
+            let r: GetExecutionHistoryInput = decode(&body)?;
+            let arn = r.execution_arn;
+            let reverse = r.reverse_order.unwrap_or(false);
+            let include = r.include_execution_data.unwrap_or(true);
+            let limit = max_results(r.max_results)?;
+            let after = match r.next_token {
                 None => None,
                 Some(t) => Some(
                     t.parse::<i64>()
-                        .map_err(|_| ApiError::validation("Invalid nextToken"))?,
+                        .map_err(|_| ApiError::invalid_token(format!("Invalid Token: '{t}'")))?,
                 ),
             };
             // The execution must exist.
@@ -432,51 +441,66 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
             let a = arn.clone();
             let mut events =
                 read_store(e, move |s| s.history(&a, after, reverse, limit + 1)).await?;
-            let next = (events.len() > limit).then(|| {
+            let next_token = if events.len() > limit {
                 events.truncate(limit);
                 events.last().map(|ev| ev.id.to_string())
-            });
-            let items: Vec<Value> = events.iter().map(|ev| history_event(ev, include)).collect();
-            let mut out = json!({"events": items});
-            if let Some(Some(n)) = next {
-                out["nextToken"] = json!(n);
-            }
-            Ok(out)
+            } else {
+                None
+            };
+            encode(&GetExecutionHistoryOutput {
+                events: events.iter().map(|ev| history_event(ev, include)).collect(),
+                next_token,
+            })
         }
         "CreateActivity" => {
-            let name = req.str("name")?;
-            let tags = req.tags("tags")?;
+            let r: CreateActivityInput = decode(&body)?;
+            let (name, tags) = (r.name, tags(r.tags)?);
             let rec = e
                 .call(|reply| Command::CreateActivity { name, tags, reply })
                 .await?;
-            Ok(json!({"activityArn": rec.arn, "creationDate": epoch_seconds(rec.created)}))
+            encode(&CreateActivityOutput {
+                activity_arn: rec.arn,
+                creation_date: ts(rec.created),
+            })
         }
         "DeleteActivity" => {
-            let arn = req.str("activityArn")?;
+            let r: ActivityArnInput = decode(&body)?;
+            let arn = r.activity_arn;
             e.call(|reply| Command::DeleteActivity { arn, reply })
                 .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "DescribeActivity" => {
-            let arn = req.str("activityArn")?;
+            let r: ActivityArnInput = decode(&body)?;
+            let arn = r.activity_arn;
             let rec = e
                 .call(|reply| Command::DescribeActivity { arn, reply })
                 .await?;
-            Ok(
-                json!({"activityArn": rec.arn, "name": rec.name, "creationDate": epoch_seconds(rec.created)}),
-            )
+            encode(&ActivityListItem {
+                activity_arn: rec.arn,
+                name: rec.name,
+                creation_date: ts(rec.created),
+            })
         }
         "ListActivities" => {
+            let r: PageInput = decode(&body)?;
             let all = e.call(|reply| Command::ListActivities { reply }).await?;
-            let items: Vec<Value> = all
-                .iter()
-                .map(|a| json!({"activityArn": a.arn, "name": a.name, "creationDate": epoch_seconds(a.created)}))
-                .collect();
-            page(items, &req, "activities")
+            let (items, next_token) = page(all, max_results(r.max_results)?, r.next_token)?;
+            encode(&ListActivitiesOutput {
+                activities: items
+                    .into_iter()
+                    .map(|a| ActivityListItem {
+                        activity_arn: a.arn,
+                        name: a.name,
+                        creation_date: ts(a.created),
+                    })
+                    .collect(),
+                next_token,
+            })
         }
         "GetActivityTask" => {
-            let activity = req.str("activityArn")?;
-            let worker = req.opt_str("workerName")?.unwrap_or_default();
+            let r: GetActivityTaskInput = decode(&body)?;
+            let (activity, worker) = (r.activity_arn, r.worker_name.unwrap_or_default());
             let (tx, rx) = tokio::sync::oneshot::channel();
             e.call_raw(Command::GetActivityTask {
                 activity,
@@ -489,31 +513,35 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                 _ = tokio::time::sleep(st.long_poll) => Ok(None),
                 _ = st.shutdown.cancelled() => Ok(None),
             }?;
-            Ok(match answer {
-                Some(ActivityTask { token, input }) => json!({"taskToken": token, "input": input}),
-                None => json!({}),
+            encode(&match answer {
+                Some(ActivityTask { token, input }) => GetActivityTaskOutput {
+                    task_token: Some(token),
+                    input: Some(input),
+                },
+                None => GetActivityTaskOutput::default(),
             })
         }
         "SendTaskSuccess" => {
-            let token = req.str("taskToken")?;
-            let output = req.str("output")?;
-            check_size("output", &output)?;
+            let r: SendTaskSuccessInput = decode(&body)?;
+            check_size("output", &r.output)?;
+            let (token, output) = (r.task_token, r.output);
             e.call(|reply| Command::SendTaskSuccess {
                 token,
                 output,
                 reply,
             })
             .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "SendTaskFailure" => {
-            let token = req.str("taskToken")?;
-            let error = req.opt_str("error")?.unwrap_or_default();
-            let cause = req.opt_str("cause")?.unwrap_or_default();
-            if error.len() > 256 {
+            let r: SendTaskFailureInput = decode(&body)?;
+            let error = r.error.unwrap_or_default();
+            let cause = r.cause.unwrap_or_default();
+            if error.chars().count() > 256 {
                 return Err(ApiError::validation("error must be at most 256 characters"));
             }
             check_size("cause", &cause)?;
+            let token = r.task_token;
             e.call(|reply| Command::SendTaskFailure {
                 token,
                 error,
@@ -521,42 +549,39 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
                 reply,
             })
             .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "SendTaskHeartbeat" => {
-            let token = req.str("taskToken")?;
+            let r: SendTaskHeartbeatInput = decode(&body)?;
+            let token = r.task_token;
             e.call(|reply| Command::SendTaskHeartbeat { token, reply })
                 .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "TagResource" => {
-            let arn = req.str("resourceArn")?;
-            let tags = req.tags("tags")?;
+            let r: TagResourceInput = decode(&body)?;
+            let (arn, tags) = (r.resource_arn, tags(r.tags)?);
             e.call(|reply| Command::TagResource { arn, tags, reply })
                 .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "UntagResource" => {
-            let arn = req.str("resourceArn")?;
-            let keys: Vec<String> = match req.0.get("tagKeys") {
-                Some(Value::Array(a)) => a
-                    .iter()
-                    .filter_map(|k| k.as_str().map(str::to_owned))
-                    .collect(),
-                _ => return Err(ApiError::validation("tagKeys must be a list of strings")),
-            };
+            let r: UntagResourceInput = decode(&body)?;
+            let (arn, keys) = (r.resource_arn, r.tag_keys);
             e.call(|reply| Command::UntagResource { arn, keys, reply })
                 .await?;
-            Ok(json!({}))
+            encode(&Empty {})
         }
         "ListTagsForResource" => {
-            let arn = req.str("resourceArn")?;
+            let r: ListTagsForResourceInput = decode(&body)?;
+            let arn = r.resource_arn;
             let tags = e.call(|reply| Command::ListTags { arn, reply }).await?;
-            let items: Vec<Value> = tags
-                .iter()
-                .map(|(k, v)| json!({"key": k, "value": v}))
-                .collect();
-            Ok(json!({"tags": items}))
+            encode(&ListTagsForResourceOutput {
+                tags: tags
+                    .into_iter()
+                    .map(|(key, value)| Tag { key, value })
+                    .collect(),
+            })
         }
         other => Err(ApiError::unknown_operation(format!(
             "Unknown operation: 'AWSStepFunctions.{other}'"
@@ -564,25 +589,31 @@ async fn dispatch(st: &AppState, action: &str, req: Req) -> Result<Value, ApiErr
     }
 }
 
+fn status_of(s: &str) -> ExecutionStatus {
+    serde_json::from_value(Value::String(s.to_owned()))
+        .unwrap_or(ExecutionStatus::Unknown(s.to_owned()))
+}
+
 /// Pages an in-memory list with `maxResults` / `nextToken` (an index).
-fn page(items: Vec<Value>, req: &Req, key: &str) -> Result<Value, ApiError> {
-    let limit = req.max_results()?;
-    let start = match req.opt_str("nextToken")? {
+fn page<T>(
+    items: Vec<T>,
+    limit: usize,
+    token: Option<String>,
+) -> Result<(Vec<T>, Option<String>), ApiError> {
+    let start = match token {
         None => 0,
         Some(t) => t
             .parse::<usize>()
-            .map_err(|_| ApiError::validation("Invalid nextToken"))?,
+            .map_err(|_| ApiError::invalid_token(format!("Invalid Token: '{t}'")))?,
     };
-    let end = (start + limit).min(items.len());
-    let slice: Vec<Value> = items
-        .get(start..end)
-        .map(<[Value]>::to_vec)
-        .unwrap_or_default();
-    let mut out = json!({ key: slice });
-    if end < items.len() {
-        out["nextToken"] = json!(end.to_string());
-    }
-    Ok(out)
+    let total = items.len();
+    let end = (start + limit).min(total);
+    let slice: Vec<T> = items
+        .into_iter()
+        .skip(start)
+        .take(end.saturating_sub(start))
+        .collect();
+    Ok((slice, (end < total).then(|| end.to_string())))
 }
 
 async fn read_store<T: Send + 'static>(
@@ -621,22 +652,28 @@ fn machine_name(arn: &str) -> String {
     arn.rsplit(':').next().unwrap_or_default().to_owned()
 }
 
-fn describe_machine(m: &StateMachineRecord) -> Value {
-    let mut o = json!({
-        "stateMachineArn": m.arn,
-        "name": m.name,
-        "status": "ACTIVE",
-        "definition": m.definition,
-        "roleArn": m.role_arn,
-        "type": m.machine_type,
-        "creationDate": epoch_seconds(m.created),
-        "revisionId": m.revision_id,
-    });
-    o["loggingConfiguration"] = serde_json::from_str(&m.logging)
-        .unwrap_or_else(|_| json!({"level": "OFF", "includeExecutionData": false}));
-    o["tracingConfiguration"] =
-        serde_json::from_str(&m.tracing).unwrap_or_else(|_| json!({"enabled": false}));
-    o
+fn describe_machine(m: &StateMachineRecord) -> DescribeStateMachineOutput {
+    DescribeStateMachineOutput {
+        state_machine_arn: m.arn.clone(),
+        name: m.name.clone(),
+        status: Some(StateMachineStatus::Active),
+        definition: m.definition.clone(),
+        role_arn: m.role_arn.clone(),
+        r#type: if m.machine_type == "EXPRESS" {
+            StateMachineType::Express
+        } else {
+            StateMachineType::Standard
+        },
+        creation_date: ts(m.created),
+        revision_id: Some(m.revision_id.clone()),
+        logging_configuration: Some(
+            serde_json::from_str(&m.logging)
+                .unwrap_or_else(|_| json!({"level": "OFF", "includeExecutionData": false})),
+        ),
+        tracing_configuration: Some(
+            serde_json::from_str(&m.tracing).unwrap_or_else(|_| json!({"enabled": false})),
+        ),
+    }
 }
 
 fn describe_execution(r: &ExecutionRecord) -> Value {
@@ -678,22 +715,25 @@ fn sync_result(r: &ExecutionRecord) -> Value {
     o
 }
 
-fn history_event(ev: &EventRecord, include_data: bool) -> Value {
-    let mut o = json!({
-        "timestamp": epoch_seconds(ev.timestamp),
-        "type": ev.event_type,
-        "id": ev.id,
-        "previousEventId": ev.previous_id,
-    });
-    if let Ok(Value::Object(details)) = serde_json::from_str::<Value>(&ev.details) {
-        for (k, mut v) in details {
-            if !include_data && let Value::Object(d) = &mut v {
+fn history_event(ev: &EventRecord, include_data: bool) -> HistoryEvent {
+    let mut details = match serde_json::from_str::<Value>(&ev.details) {
+        Ok(Value::Object(d)) => d,
+        _ => Map::new(),
+    };
+    if !include_data {
+        for v in details.values_mut() {
+            if let Value::Object(d) = v {
                 for f in ["input", "output", "parameters"] {
                     d.remove(f);
                 }
             }
-            o[k] = v;
         }
     }
-    o
+    HistoryEvent {
+        timestamp: ts(ev.timestamp),
+        r#type: ev.event_type.clone(),
+        id: ev.id,
+        previous_event_id: ev.previous_id,
+        details,
+    }
 }
