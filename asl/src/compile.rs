@@ -1065,7 +1065,7 @@ impl Compiler {
                     &lat,
                     format!("Label cannot exceed {MAX_LABEL_LEN} characters"),
                 );
-            } else if l.chars().any(is_forbidden_label_char) {
+            } else if l.chars().any(is_forbidden_name_char) {
                 self.err(&lat, "Label contains a character that is not allowed (whitespace, brackets, wildcards, quotes, control characters and the like)");
             }
         }
@@ -1468,7 +1468,9 @@ fn sat_ptr(at: &str) -> String {
     pointer(at, "States")
 }
 
-fn is_forbidden_label_char(c: char) -> bool {
+/// Characters AWS refuses in resource names and Map labels: whitespace,
+/// brackets, wildcards, special punctuation and control characters.
+pub fn is_forbidden_name_char(c: char) -> bool {
     c.is_whitespace()
         || c.is_control()
         || ('\u{7f}'..='\u{9f}').contains(&c)

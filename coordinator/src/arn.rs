@@ -20,33 +20,7 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 fn forbidden(c: char) -> bool {
-    c.is_whitespace()
-        || c.is_control()
-        || ('\u{7f}'..='\u{9f}').contains(&c)
-        || matches!(
-            c,
-            '<' | '>'
-                | '{'
-                | '}'
-                | '['
-                | ']'
-                | '?'
-                | '*'
-                | '"'
-                | '#'
-                | '%'
-                | '\\'
-                | '^'
-                | '|'
-                | '~'
-                | '`'
-                | '$'
-                | '&'
-                | ','
-                | ';'
-                | ':'
-                | '/'
-        )
+    stepwise_asl::compile::is_forbidden_name_char(c)
 }
 
 /// Region and account used in every ARN this server makes.

@@ -660,16 +660,10 @@ impl Engine {
                 self.reply(reply, r);
             }
             Command::TagResource { arn, tags, reply } => {
-                let r = self.check_taggable(&arn).map(|_| {
-                    let entry = self.tags.entry(arn.clone()).or_default();
-                    for (k, v) in &tags {
-                        entry.insert(k.clone(), v.clone());
-                    }
-                    self.batch.push(Write::PutTags {
-                        resource: arn,
-                        tags,
-                    });
-                });
+                let r = self.check_taggable(&arn);
+                if r.is_ok() {
+                    self.put_tags(&arn, tags);
+                }
                 self.reply(reply, r);
             }
             Command::UntagResource { arn, keys, reply } => {
@@ -696,6 +690,21 @@ impl Engine {
                 self.reply(reply, r);
             }
         }
+    }
+
+    /// Adds tags to a resource, in memory and in the round's batch.
+    fn put_tags(&mut self, arn: &str, tags: Vec<(String, String)>) {
+        if tags.is_empty() {
+            return;
+        }
+        let entry = self.tags.entry(arn.to_owned()).or_default();
+        for (k, v) in &tags {
+            entry.insert(k.clone(), v.clone());
+        }
+        self.batch.push(Write::PutTags {
+            resource: arn.to_owned(),
+            tags,
+        });
     }
 
     fn check_taggable(&self, arn: &str) -> Result<(), ApiError> {
@@ -769,16 +778,7 @@ impl Engine {
             description: String::new(),
         };
         self.batch.push(Write::PutStateMachine(rec.clone()));
-        if !tags.is_empty() {
-            let entry = self.tags.entry(arn.clone()).or_default();
-            for (k, v) in &tags {
-                entry.insert(k.clone(), v.clone());
-            }
-            self.batch.push(Write::PutTags {
-                resource: arn.clone(),
-                tags,
-            });
-        }
+        self.put_tags(&arn, tags);
         self.machines.insert(
             arn,
             MachineEntry {
@@ -849,16 +849,7 @@ impl Engine {
             created: self.clock.now_ms(),
         };
         self.batch.push(Write::PutActivity(rec.clone()));
-        if !tags.is_empty() {
-            let entry = self.tags.entry(arn.clone()).or_default();
-            for (k, v) in &tags {
-                entry.insert(k.clone(), v.clone());
-            }
-            self.batch.push(Write::PutTags {
-                resource: arn.clone(),
-                tags,
-            });
-        }
+        self.put_tags(&arn, tags);
         self.activities.insert(arn, rec.clone());
         Ok(rec)
     }
