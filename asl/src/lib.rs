@@ -14,6 +14,7 @@ pub mod env;
 pub mod error;
 pub mod intrinsics;
 pub mod jsonata;
+pub mod local;
 pub mod model;
 pub mod path;
 pub mod step;
