@@ -139,14 +139,13 @@ impl Agent {
         let http = reqwest::Client::builder()
             .build()
             .map_err(|e| stepwise_sdk::Error::Config(e.to_string()))?;
+        let worker_name = match &self.config.worker_name {
+            Some(n) => n.clone(),
+            None => ecs_task_id(&http).await.unwrap_or_else(default_worker_name),
+        };
         let mut b = Worker::builder()
             .client(client)
-            .worker_name(
-                self.config
-                    .worker_name
-                    .clone()
-                    .unwrap_or_else(default_worker_name),
-            )
+            .worker_name(worker_name)
             .shutdown_deadline(Duration::from_secs(self.config.shutdown_deadline_seconds));
         for (name, a) in &self.config.activities {
             let activity = a.arn.clone().unwrap_or_else(|| name.clone());
@@ -306,13 +305,33 @@ pub fn render_metrics(m: &WorkerMetrics) -> String {
     )
 }
 
-/// The host name, or the ECS task id when running in ECS.
+/// The ECS task id, from the task metadata endpoint (v4) when running in ECS.
+pub async fn ecs_task_id(http: &reqwest::Client) -> Option<String> {
+    let base = std::env::var("ECS_CONTAINER_METADATA_URI_V4").ok()?;
+    ecs_task_id_from(http, &base).await
+}
+
+/// The task id from a task metadata endpoint at `base`.
+pub async fn ecs_task_id_from(http: &reqwest::Client, base: &str) -> Option<String> {
+    let task: Value = http
+        .get(format!("{base}/task"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    task["TaskARN"]
+        .as_str()?
+        .rsplit('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// The host name.
 pub fn default_worker_name() -> String {
-    if let Ok(arn) = std::env::var("ECS_TASK_ARN")
-        && let Some(id) = arn.rsplit('/').next().filter(|s| !s.is_empty())
-    {
-        return id.to_owned();
-    }
     std::env::var("HOSTNAME")
         .ok()
         .filter(|h| !h.is_empty())
@@ -337,6 +356,30 @@ pub async fn run_exec(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn the_ecs_task_id_comes_from_the_metadata_endpoint() {
+        let app = axum::Router::new().route(
+            "/v4/task",
+            axum::routing::get(|| async {
+                r#"{"TaskARN": "arn:aws:ecs:eu-west-1:123456789012:task/orders/0f1e2d3c"}"#
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let http = reqwest::Client::new();
+        assert_eq!(
+            ecs_task_id_from(&http, &format!("http://{addr}/v4"))
+                .await
+                .as_deref(),
+            Some("0f1e2d3c")
+        );
+        assert_eq!(
+            ecs_task_id_from(&http, "http://127.0.0.1:1/nothing").await,
+            None
+        );
+    }
 
     #[test]
     fn metrics_render_in_prometheus_format() {
