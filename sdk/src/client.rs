@@ -139,6 +139,7 @@ pub struct ClientBuilder {
     endpoint: Option<String>,
     region: Option<String>,
     credentials: Option<Credentials>,
+    chain: bool,
     ca_pem: Option<Vec<u8>>,
     max_retries: Option<usize>,
 }
@@ -157,6 +158,13 @@ impl ClientBuilder {
     /// Credentials for SigV4 signing (optional against the coordinator).
     pub fn credentials(mut self, c: Credentials) -> Self {
         self.credentials = Some(c);
+        self
+    }
+    /// Resolve credentials through the standard chain (environment, shared
+    /// files with `AWS_PROFILE`, ECS container credentials, EC2 IMDSv2),
+    /// refreshed before they expire.
+    pub fn credentials_chain(mut self) -> Self {
+        self.chain = true;
         self
     }
     /// Extra trusted CA certificates (PEM) besides the system's/webpki roots.
@@ -191,6 +199,7 @@ impl ClientBuilder {
     /// Builds the client.
     pub fn build(self) -> Result<Client, Error> {
         let region = self.region.unwrap_or_else(|| "us-east-1".into());
+        let endpoint_is_aws = self.endpoint.is_none();
         let endpoint = match self.endpoint {
             Some(e) => e,
             None => format!("https://states.{region}.amazonaws.com"),
@@ -217,11 +226,27 @@ impl ClientBuilder {
                 poll_http: make(LONG_POLL_TIMEOUT)?,
                 endpoint: url.to_string(),
                 region,
-                credentials: self.credentials,
+                // Against AWS itself (no endpoint), fall back on the full chain
+                // (shared files, ECS, EC2); against a coordinator only when asked.
+                credentials: match (self.credentials, self.chain || endpoint_is_aws) {
+                    (Some(c), _) => CredSource::Static(c),
+                    (None, true) => {
+                        CredSource::Chain(Box::new(crate::credentials::CredentialsChain::new(
+                            crate::credentials::ChainSettings::from_env(),
+                        )?))
+                    }
+                    (None, false) => CredSource::None,
+                },
                 max_retries: self.max_retries.unwrap_or(3),
             }),
         })
     }
+}
+
+enum CredSource {
+    None,
+    Static(Credentials),
+    Chain(Box<crate::credentials::CredentialsChain>),
 }
 
 struct Inner {
@@ -229,7 +254,7 @@ struct Inner {
     poll_http: reqwest::Client,
     endpoint: String,
     region: String,
-    credentials: Option<Credentials>,
+    credentials: CredSource,
     max_retries: usize,
 }
 
@@ -360,7 +385,12 @@ impl Client {
             ("content-type".into(), "application/x-amz-json-1.0".into()),
             ("x-amz-target".into(), target),
         ];
-        if let Some(c) = &self.inner.credentials {
+        let creds = match &self.inner.credentials {
+            CredSource::None => None,
+            CredSource::Static(c) => Some(c.clone()),
+            CredSource::Chain(chain) => chain.get().await?,
+        };
+        if let Some(c) = &creds {
             headers.extend(sign(
                 &self.inner.endpoint,
                 &self.inner.region,

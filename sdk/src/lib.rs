@@ -14,6 +14,8 @@ pub mod types;
 #[cfg(feature = "client")]
 pub mod client;
 #[cfg(feature = "client")]
+pub mod credentials;
+#[cfg(feature = "client")]
 pub mod worker;
 
 #[cfg(feature = "client")]
