@@ -255,6 +255,7 @@ impl Runner<'_> {
                         items,
                         tolerated_failure_count,
                         tolerated_failure_percentage,
+                        failure,
                         ..
                     } => {
                         let StateKind::Map(map) = &state.kind else {
@@ -262,53 +263,57 @@ impl Runner<'_> {
                         };
                         let distributed = map.mode == MapMode::Distributed;
                         self.event(quiet, "MapStateStarted")?;
-                        if distributed {
-                            self.event(quiet, "MapRunStarted")?;
-                        }
-                        let inner_quiet = quiet || distributed;
-                        let total = items.len();
-                        let mut results = Vec::with_capacity(total);
-                        let (mut failed, mut failure) = (0usize, None);
-                        for item in items {
-                            self.event(inner_quiet, "MapIterationStarted")?;
-                            match self.machine(&map.processor, item, &vars, inner_quiet) {
-                                Ok(v) => {
-                                    self.event(inner_quiet, "MapIterationSucceeded")?;
-                                    results.push(v);
-                                }
-                                Err(e) => {
-                                    self.event(inner_quiet, "MapIterationFailed")?;
-                                    failed += 1;
-                                    results.push(Value::Null);
-                                    if !step::map_failure_tolerated(
-                                        failed,
-                                        total,
-                                        tolerated_failure_count,
-                                        tolerated_failure_percentage,
-                                    ) {
-                                        failure = Some(e);
-                                        break;
+                        if let Some(e) = failure {
+                            step::handle_error(state, &input, e, &retries, &sc)
+                        } else {
+                            if distributed {
+                                self.event(quiet, "MapRunStarted")?;
+                            }
+                            let inner_quiet = quiet || distributed;
+                            let total = items.len();
+                            let mut results = Vec::with_capacity(total);
+                            let (mut failed, mut failure) = (0usize, None);
+                            for item in items {
+                                self.event(inner_quiet, "MapIterationStarted")?;
+                                match self.machine(&map.processor, item, &vars, inner_quiet) {
+                                    Ok(v) => {
+                                        self.event(inner_quiet, "MapIterationSucceeded")?;
+                                        results.push(v);
+                                    }
+                                    Err(e) => {
+                                        self.event(inner_quiet, "MapIterationFailed")?;
+                                        failed += 1;
+                                        results.push(Value::Null);
+                                        if !step::map_failure_tolerated(
+                                            failed,
+                                            total,
+                                            tolerated_failure_count,
+                                            tolerated_failure_percentage,
+                                        ) {
+                                            failure = Some(e);
+                                            break;
+                                        }
                                     }
                                 }
                             }
+                            let result = match failure {
+                                Some(e) => {
+                                    if distributed {
+                                        self.event(quiet, "MapRunFailed")?;
+                                    }
+                                    children_failed = true;
+                                    Err(e)
+                                }
+                                None => {
+                                    if distributed {
+                                        self.event(quiet, "MapRunSucceeded")?;
+                                    }
+                                    self.event(quiet, "MapStateSucceeded")?;
+                                    Ok(Value::Array(results))
+                                }
+                            };
+                            step::complete(state, &input, result, &retries, &sc)
                         }
-                        let result = match failure {
-                            Some(e) => {
-                                if distributed {
-                                    self.event(quiet, "MapRunFailed")?;
-                                }
-                                children_failed = true;
-                                Err(e)
-                            }
-                            None => {
-                                if distributed {
-                                    self.event(quiet, "MapRunSucceeded")?;
-                                }
-                                self.event(quiet, "MapStateSucceeded")?;
-                                Ok(Value::Array(results))
-                            }
-                        };
-                        step::complete(state, &input, result, &retries, &sc)
                     }
                 };
                 match o {

@@ -136,6 +136,10 @@ pub enum Action {
         tolerated_failure_count: Option<u64>,
         /// `ToleratedFailurePercentage` resolved.
         tolerated_failure_percentage: Option<f64>,
+        /// An error AWS raises only after `MapStateStarted` (a bad
+        /// `ToleratedFailure...Path` value): record the start, then fail the
+        /// state with it (through Retry/Catch) instead of running iterations.
+        failure: Option<StatesError>,
     },
 }
 
@@ -368,22 +372,23 @@ fn map_items(
         }
         Some(NumberSource::Jsonata(_)) => 0,
     };
-    let tolerated_failure_count = match &m.tolerated_failure_count {
-        None => None,
-        Some(NumberSource::Literal(n)) => Some(*n),
-        Some(NumberSource::Path(p)) => {
-            let v = p.select(&effective, env).unwrap_or(Value::Null);
-            match as_i64_lenient(&v) {
-                Some(n) if n < 0 => {
-                    return Err(sc.error_in(
-                        state,
-                        names::RUNTIME,
-                        "ToleratedFailureCount cannot be negative.",
-                    ));
-                }
-                Some(n) => Some(n as u64),
-                None => {
-                    return Err(sc.error_in(
+    let tolerance = (|| -> Result<(Option<u64>, Option<f64>), StatesError> {
+        let tolerated_failure_count = match &m.tolerated_failure_count {
+            None => None,
+            Some(NumberSource::Literal(n)) => Some(*n),
+            Some(NumberSource::Path(p)) => {
+                let v = p.select(&effective, env).unwrap_or(Value::Null);
+                match as_i64_lenient(&v) {
+                    Some(n) if n < 0 => {
+                        return Err(sc.error_in(
+                            state,
+                            names::RUNTIME,
+                            "ToleratedFailureCount cannot be negative.",
+                        ));
+                    }
+                    Some(n) => Some(n as u64),
+                    None => {
+                        return Err(sc.error_in(
                         state,
                         names::RUNTIME,
                         format!(
@@ -392,20 +397,20 @@ fn map_items(
                             p.as_str()
                         ),
                     ));
+                    }
                 }
             }
-        }
-        Some(NumberSource::Jsonata(_)) => None,
-    };
-    let tolerated_failure_percentage = match &m.tolerated_failure_percentage {
-        None => None,
-        Some(PercentSource::Literal(p)) => Some(*p),
-        Some(PercentSource::Path(p)) => {
-            let v = p.select(&effective, env).unwrap_or(Value::Null);
-            match as_f64_lenient(&v) {
-                Some(x) if (0.0..=100.0).contains(&x) => Some(x),
-                _ => {
-                    return Err(sc.error_in(
+            Some(NumberSource::Jsonata(_)) => None,
+        };
+        let tolerated_failure_percentage = match &m.tolerated_failure_percentage {
+            None => None,
+            Some(PercentSource::Literal(p)) => Some(*p),
+            Some(PercentSource::Path(p)) => {
+                let v = p.select(&effective, env).unwrap_or(Value::Null);
+                match as_f64_lenient(&v) {
+                    Some(x) if (0.0..=100.0).contains(&x) => Some(x),
+                    _ => {
+                        return Err(sc.error_in(
                         state,
                         names::RUNTIME,
                         format!(
@@ -414,10 +419,16 @@ fn map_items(
                             p.as_str()
                         ),
                     ));
+                    }
                 }
             }
-        }
-        Some(PercentSource::Jsonata(_)) => None,
+            Some(PercentSource::Jsonata(_)) => None,
+        };
+        Ok((tolerated_failure_count, tolerated_failure_percentage))
+    })();
+    let (tolerated_failure_count, tolerated_failure_percentage, failure) = match tolerance {
+        Ok((c, p)) => (c, p, None),
+        Err(e) => (None, None, Some(e)),
     };
     let items = match &m.item_selector {
         None => items,
@@ -439,6 +450,7 @@ fn map_items(
         max_concurrency,
         tolerated_failure_count,
         tolerated_failure_percentage,
+        failure,
     })
 }
 
@@ -1404,6 +1416,7 @@ fn jsonata_map(
         max_concurrency,
         tolerated_failure_count,
         tolerated_failure_percentage,
+        failure: None,
     })
 }
 
@@ -1795,6 +1808,26 @@ mod tests {
     }
 
     #[test]
+    fn bad_tolerance_paths_fail_after_the_map_starts() {
+        let m = machine(
+            json!({"M": {"Type": "Map", "ToleratedFailureCountPath": "$.t",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}),
+        );
+        match run_enter(&m, "M", json!([1, 2])) {
+            Action::RunIterations { failure: None, .. } => {
+                panic!("no tolerance path value should fail")
+            }
+            Action::RunIterations {
+                failure: Some(e), ..
+            } => {
+                assert_eq!(e.error, names::RUNTIME);
+                assert!(e.cause.contains("ToleratedFailureCountPath"), "{}", e.cause);
+            }
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
     fn map_tolerance() {
         assert!(map_failure_tolerated(0, 10, None, None));
         assert!(!map_failure_tolerated(1, 10, None, None));
@@ -2125,6 +2158,7 @@ mod tests {
                 max_concurrency,
                 tolerated_failure_count,
                 tolerated_failure_percentage,
+                ..
             } => {
                 assert_eq!(
                     items,

@@ -545,6 +545,7 @@ impl Runtime {
                 max_concurrency,
                 tolerated_failure_count,
                 tolerated_failure_percentage,
+                failure,
             } => {
                 let StateKind::Map(m) = &state.kind else {
                     return;
@@ -558,6 +559,17 @@ impl Runtime {
                     "MapStateStarted",
                     json!({"mapStateStartedEventDetails": {"length": n}}),
                 );
+                if let Some(e) = failure {
+                    // AWS records MapStateStarted before this error.
+                    let sc = StepContext {
+                        context: cx.context,
+                        vars: f.vars.as_ref(),
+                        entered_event_id: f.entered_id as u64,
+                        seed: self.seed,
+                    };
+                    let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
+                    return self.apply(cx, f, o);
+                }
                 if distributed {
                     let run_arn = format!(
                         "{}/{}:{}",
