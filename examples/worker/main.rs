@@ -2,7 +2,7 @@
 //!
 //! ```sh
 //! cargo run -p stepwise-coordinator &            # the coordinator on 127.0.0.1:8083
-//! AWS_ENDPOINT_URL=http://127.0.0.1:8083 cargo run -p stepwise-sdk --example worker
+//! AWS_ENDPOINT_URL=http://127.0.0.1:8083 cargo run -p stepwise-examples --bin worker
 //! ```
 use serde::{Deserialize, Serialize};
 use stepwise_sdk::{TaskEvent, TaskFailure, service_fn};
