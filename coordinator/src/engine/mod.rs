@@ -9,7 +9,8 @@ pub mod runtime;
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
 use crate::store::{
-    ActivityRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store, Write,
+    ActivityRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store, StoreError,
+    Write,
 };
 use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
@@ -228,11 +229,21 @@ struct Poller {
 
 #[derive(Default)]
 struct Queue {
-    tasks: VecDeque<(String, i64)>,
+    /// Scheduled tasks: (execution ARN, scheduled event id, the round that scheduled it).
+    tasks: VecDeque<(String, i64, u64)>,
+    /// Tasks already recorded as started whose poller went away before it got them.
+    handed_back: VecDeque<ActivityTask>,
     pollers: VecDeque<Poller>,
 }
 
 type Effect = Box<dyn FnOnce(bool) + Send>;
+
+/// A round being committed: the store transaction and what to do once it is durable.
+struct Commit {
+    task: tokio::task::JoinHandle<Result<(), StoreError>>,
+    effects: Vec<Effect>,
+    round: u64,
+}
 
 /// The engine state, owned by its task.
 pub struct Engine {
@@ -256,6 +267,10 @@ pub struct Engine {
     vars: Variables,
     pending_dispatch: Vec<String>,
     stored_now: Vec<String>,
+    /// The round being built.
+    round: u64,
+    /// The last round whose commit finished.
+    committed_round: u64,
 }
 
 /// Why the engine could not start.
@@ -310,6 +325,8 @@ impl Engine {
             vars: Variables::new(),
             pending_dispatch: Vec::new(),
             stored_now: Vec::new(),
+            round: 1,
+            committed_round: 0,
         };
         for rec in snap.state_machines {
             let opts = CompileOptions {
@@ -401,7 +418,7 @@ impl Engine {
                 .entry(activity)
                 .or_default()
                 .tasks
-                .push_back((exec.rec.arn.clone(), id));
+                .push_back((exec.rec.arn.clone(), id, 0));
         }
         self.execs.insert(exec.rec.arn.clone(), exec);
     }
@@ -421,6 +438,10 @@ impl Engine {
         // Fire whatever became due while the server was down.
         self.fire_due_timers();
         self.flush().await;
+        // At most one round is being committed while the next one is built:
+        // commands keep being decided during an fsync, and their round commits
+        // as soon as the previous one is durable.
+        let mut inflight: Option<Commit> = None;
         loop {
             let next = self.timers.first().map(|(t, _)| *t);
             let sleep = async {
@@ -432,11 +453,22 @@ impl Engine {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let committed = async {
+                match inflight.as_mut() {
+                    Some(c) => (&mut c.task).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 cmd = rx.recv() => match cmd {
                     Some(c) => self.handle(c),
                     None => break,
                 },
+                done = committed => {
+                    if let Some(c) = inflight.take() {
+                        self.finish_commit(c, done);
+                    }
+                }
                 _ = sleep => {}
                 _ = cancel.cancelled() => break,
             }
@@ -447,13 +479,29 @@ impl Engine {
                 }
             }
             self.fire_due_timers();
-            self.flush().await;
+            if inflight.is_none() {
+                inflight = self.start_commit();
+            }
+        }
+        if let Some(mut c) = inflight.take() {
+            let done = (&mut c.task).await;
+            self.finish_commit(c, done);
         }
         self.flush().await;
     }
 
-    /// Commits the round, then performs its effects.
+    /// Commits the round and performs its effects.
     async fn flush(&mut self) {
+        if let Some(mut c) = self.start_commit() {
+            let done = (&mut c.task).await;
+            self.finish_commit(c, done);
+        }
+    }
+
+    /// Takes the round built so far and starts committing it in one store
+    /// transaction. A round with nothing to write performs its effects at once
+    /// (call this only when no other commit is in flight).
+    fn start_commit(&mut self) -> Option<Commit> {
         for arn in std::mem::take(&mut self.dirty) {
             if let Some(x) = self.execs.get(&arn) {
                 if x.express {
@@ -478,23 +526,44 @@ impl Engine {
         for (execution, events) in std::mem::take(&mut self.events) {
             self.batch.push(Write::AppendEvents { execution, events });
         }
-        let mut ok = true;
-        if !self.batch.is_empty() {
-            let batch = std::mem::take(&mut self.batch);
-            let store = self.store.clone();
-            ok = match tokio::task::spawn_blocking(move || store.commit(&batch)).await {
-                Ok(Ok(())) => true,
-                Ok(Err(e)) => {
-                    tracing::error!(error = %e, "commit failed");
-                    false
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "commit task failed");
-                    false
-                }
-            };
+        let round = self.round;
+        self.round += 1;
+        let effects = std::mem::take(&mut self.effects);
+        if self.batch.is_empty() {
+            self.committed_round = round;
+            for eff in effects {
+                eff(true);
+            }
+            return None;
         }
-        for eff in std::mem::take(&mut self.effects) {
+        let batch = std::mem::take(&mut self.batch);
+        let store = self.store.clone();
+        Some(Commit {
+            task: tokio::task::spawn_blocking(move || store.commit(&batch)),
+            effects,
+            round,
+        })
+    }
+
+    /// Performs the effects of a finished commit (as failures if it failed).
+    fn finish_commit(
+        &mut self,
+        c: Commit,
+        done: Result<Result<(), StoreError>, tokio::task::JoinError>,
+    ) {
+        let ok = match done {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "commit failed");
+                false
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "commit task failed");
+                false
+            }
+        };
+        self.committed_round = c.round;
+        for eff in c.effects {
             eff(ok);
         }
     }
@@ -1037,7 +1106,7 @@ impl Engine {
                         .entry(activity.clone())
                         .or_default()
                         .tasks
-                        .push_back((arn.clone(), scheduled_id));
+                        .push_back((arn.clone(), scheduled_id, self.round));
                     self.pending_dispatch.push(activity);
                 }
                 Request::StartChild {
@@ -1273,6 +1342,12 @@ impl Engine {
     }
 
     /// Hands queued tasks of `activity` to parked pollers whose connection is still open.
+    ///
+    /// A task whose scheduling is already committed goes to its poller at once:
+    /// its `ActivityStarted` event is committed with the current round, and if
+    /// the coordinator stops before that, the task is queued again on restart
+    /// under the same token (the action is repeated, never the decision). A
+    /// task scheduled in the current round is handed out after its commit.
     fn dispatch(&mut self, activity: &str) {
         loop {
             let Some(q) = self.queues.get_mut(activity) else {
@@ -1281,10 +1356,14 @@ impl Engine {
             while q.pollers.front().is_some_and(|p| p.reply.is_closed()) {
                 q.pollers.pop_front();
             }
-            if q.pollers.is_empty() || q.tasks.is_empty() {
+            if q.pollers.is_empty() {
                 return;
             }
-            let Some((exec_arn, id)) = q.tasks.pop_front() else {
+            if let Some(task) = q.handed_back.pop_front() {
+                self.hand_out(activity, task);
+                continue;
+            }
+            let Some((exec_arn, id, round)) = q.tasks.pop_front() else {
                 return;
             };
             let still_waiting = self
@@ -1311,8 +1390,34 @@ impl Engine {
                 token,
                 input: to_text(&i),
             });
-            self.reply(poller.reply, Ok(task));
+            match task {
+                Some(task) if round <= self.committed_round => {
+                    if let Some(q) = self.queues.get_mut(activity) {
+                        q.pollers.push_front(poller);
+                    }
+                    self.hand_out(activity, task);
+                }
+                task => self.reply(poller.reply, Ok(task)),
+            }
         }
+    }
+
+    /// Sends a started task to the first parked poller still listening, or
+    /// keeps it for the next one.
+    fn hand_out(&mut self, activity: &str, mut task: ActivityTask) {
+        let Some(q) = self.queues.get_mut(activity) else {
+            return;
+        };
+        while let Some(p) = q.pollers.pop_front() {
+            match p.reply.send(Ok(Some(task))) {
+                Ok(()) => return,
+                Err(back) => match back {
+                    Ok(Some(t)) => task = t,
+                    _ => return,
+                },
+            }
+        }
+        q.handed_back.push_back(task);
     }
 
     fn resolve_token(&self, token: &str) -> Result<(String, i64), ApiError> {
