@@ -9,6 +9,7 @@ use std::hint::black_box;
 use stepwise_asl::choice::ChoiceRule;
 use stepwise_asl::compile::{CompileOptions, compile};
 use stepwise_asl::env::{Env, Variables};
+use stepwise_asl::local::{LocalOptions, run};
 use stepwise_asl::path::Path;
 use stepwise_asl::step::{StepContext, enter};
 use stepwise_asl::template::Template;
@@ -67,6 +68,36 @@ fn benches(c: &mut Criterion) {
     c.bench_function("transition/pass_small_transform", |b| {
         b.iter(|| black_box(enter(state, black_box(&small), &[], &sc)))
     });
+
+    // A whole execution in process: 10 Pass states with a small transform, the
+    // same definition and input as `bench/peers/aws-local-stepfunctions.mjs`
+    // runs on the TypeScript interpreter (divide by 10 for one transition).
+    let chain = compile(&pass10_definition(), CompileOptions::default()).unwrap();
+    let chain_input = json!({"id": 1, "payload": {"a": [1, 2, 3]}});
+    c.bench_function("local/pass10_execution", |b| {
+        b.iter(|| {
+            black_box(run(
+                &chain,
+                black_box(chain_input.clone()),
+                LocalOptions::default(),
+            ))
+        })
+    });
+}
+
+/// Ten Pass states, each with `Parameters` {step, id.$, payload.$} (the result replaces the input).
+fn pass10_definition() -> serde_json::Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..10 {
+        let mut s = json!({"Type": "Pass", "Parameters": {"step": i, "id.$": "$.id", "payload.$": "$.payload"}});
+        if i == 9 {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("P{}", i + 1));
+        }
+        states.insert(format!("P{i}"), s);
+    }
+    json!({"StartAt": "P0", "States": states})
 }
 
 criterion_group!(asl, benches);

@@ -56,6 +56,9 @@ struct Args {
     /// Requests in flight.
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Executions in the Wait scenario (each phase).
+    #[arg(long, default_value_t = 10_000)]
+    waits: usize,
     /// Activity workers.
     #[arg(long, default_value_t = 8)]
     workers: usize,
@@ -78,6 +81,7 @@ struct Report {
     transitions_per_s: Option<f64>,
     p50_ms: Option<f64>,
     p99_ms: Option<f64>,
+    tasks_per_s: Option<f64>,
     server_cpu_ms_per_execution: Option<f64>,
     server_rss_mib: Option<f64>,
     server_peak_rss_mib: Option<f64>,
@@ -270,7 +274,14 @@ async fn run_standard(
             started += 1;
         }
     }
-    // Wait for completion: page through RUNNING executions until there are none.
+    wait_until_done(api, machine, deadline).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let ok = count_status(api, machine, "SUCCEEDED").await;
+    (ok.min(started), secs)
+}
+
+/// Waits until no execution of `machine` is RUNNING, or the deadline.
+async fn wait_until_done(api: &Api, machine: &str, deadline: Instant) {
     loop {
         let r = api
             .call(
@@ -286,9 +297,6 @@ async fn run_standard(
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let secs = t0.elapsed().as_secs_f64();
-    let ok = count_status(api, machine, "SUCCEEDED").await;
-    (ok.min(started), secs)
 }
 
 async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
@@ -308,6 +316,145 @@ async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
             Some(t) => token = Some(t.to_owned()),
             None => return n,
         }
+    }
+}
+
+/// A new activity and a STANDARD machine of 5 sequential Tasks on it.
+async fn activity_machine(api: &Api) -> Result<(String, String), String> {
+    let act = api
+        .call(
+            "CreateActivity",
+            json!({"name": format!("bench-{}", uuid_like())}),
+        )
+        .await?["activityArn"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or("no activityArn")?;
+    let mut states = serde_json::Map::new();
+    for i in 0..5 {
+        let mut s = json!({"Type": "Task", "Resource": act});
+        if i == 4 {
+            s["End"] = json!(true);
+        } else {
+            s["Next"] = json!(format!("T{}", i + 1));
+        }
+        states.insert(format!("T{i}"), s);
+    }
+    let m = create_machine(
+        api,
+        "activities",
+        &json!({"StartAt": "T0", "States": states}),
+        "STANDARD",
+    )
+    .await?;
+    Ok((act, m))
+}
+
+/// What one run of activity round trips measured.
+struct ActivityRun {
+    tasks: usize,
+    seconds: f64,
+    latencies_ms: Vec<f64>,
+}
+
+/// Starts `n` executions of the 5-Task machine `m`, at most `in_flight` at a
+/// time, answered by `workers` polling workers; returns when every task was
+/// answered or at the deadline.
+async fn activity_round_trips(
+    api: &Api,
+    act: &str,
+    m: &str,
+    n: usize,
+    workers: usize,
+    in_flight: usize,
+    deadline: Instant,
+) -> ActivityRun {
+    let total_tasks = n * 5;
+    let in_flight = Arc::new(Semaphore::new(in_flight));
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
+    let lat = Arc::new(Mutex::new(Vec::with_capacity(total_tasks)));
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let all_done = Arc::new(tokio::sync::Notify::new());
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for w in 0..workers {
+        let api = api.clone();
+        let act = act.to_owned();
+        let sent_at = sent_at.clone();
+        let lat = lat.clone();
+        let done = done.clone();
+        let all_done = all_done.clone();
+        let in_flight = in_flight.clone();
+        handles.push(tokio::spawn(async move {
+            loop {
+                let Ok(t) = api
+                    .call(
+                        "GetActivityTask",
+                        json!({"activityArn": act, "workerName": format!("w{w}")}),
+                    )
+                    .await
+                else {
+                    continue;
+                };
+                let Some(token) = t["taskToken"].as_str() else {
+                    continue;
+                };
+                let got = Instant::now();
+                let input: Value = t["input"]
+                    .as_str()
+                    .and_then(|s| serde_json::from_str(s).ok())
+                    .unwrap_or(Value::Null);
+                let id = input["id"].as_u64().unwrap_or(0);
+                let step = input["step"].as_u64().unwrap_or(0);
+                if let Some(s) = sent_at.lock().await.remove(&id) {
+                    lat.lock()
+                        .await
+                        .push(got.duration_since(s).as_secs_f64() * 1000.0);
+                }
+                let output = json!({"id": id, "step": step + 1}).to_string();
+                if step < 4 {
+                    sent_at.lock().await.insert(id, Instant::now());
+                }
+                let _ = api
+                    .call(
+                        "SendTaskSuccess",
+                        json!({"taskToken": token, "output": output}),
+                    )
+                    .await;
+                if step == 4 {
+                    in_flight.add_permits(1);
+                }
+                if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 >= total_tasks {
+                    all_done.notify_one();
+                }
+            }
+        }));
+    }
+    for i in 0..n {
+        if Instant::now() > deadline {
+            break;
+        }
+        let Ok(permit) = in_flight.acquire().await else {
+            break;
+        };
+        permit.forget();
+        let body = json!({"stateMachineArn": m, "input": json!({"id": i, "step": 0}).to_string()});
+        let _ = api.call("StartExecution", body).await;
+    }
+    let _ = tokio::time::timeout_at(
+        tokio::time::Instant::from_std(deadline),
+        all_done.notified(),
+    )
+    .await;
+    let seconds = t0.elapsed().as_secs_f64();
+    for h in handles {
+        h.abort();
+    }
+    let latencies_ms = lat.lock().await.clone();
+    ActivityRun {
+        tasks: done.load(std::sync::atomic::Ordering::Relaxed),
+        seconds,
+        latencies_ms,
     }
 }
 
@@ -407,163 +554,121 @@ async fn scenario(
             rep.transitions_per_s = Some(ok as f64 * 10.0 / rep.seconds);
         }
         Scenario::Activities => {
-            let act = api
-                .call(
-                    "CreateActivity",
-                    json!({"name": format!("bench-{}", uuid_like())}),
-                )
-                .await?["activityArn"]
-                .as_str()
-                .map(str::to_owned)
-                .ok_or("no activityArn")?;
-            let mut states = serde_json::Map::new();
-            for i in 0..5 {
-                let mut s = json!({"Type": "Task", "Resource": act});
-                if i == 4 {
-                    s["End"] = json!(true);
-                } else {
-                    s["Next"] = json!(format!("T{}", i + 1));
-                }
-                states.insert(format!("T{i}"), s);
-            }
-            let m = create_machine(
-                api,
-                "activities",
-                &json!({"StartAt": "T0", "States": states}),
-                "STANDARD",
-            )
-            .await?;
             let n = (args.executions / 5).max(10);
-            let total_tasks = n * 5;
-            // Keep fewer executions in flight than there are workers, so pollers
-            // are parked when a task is scheduled: the latency measured is the
-            // dispatch itself, from one SendTaskSuccess to the next task of the
-            // same execution arriving at a worker, not time spent in a backlog.
-            let in_flight = Arc::new(Semaphore::new((args.workers / 2).max(1)));
-            let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
-            let lat = Arc::new(Mutex::new(Vec::with_capacity(total_tasks)));
-            let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-            let all_done = Arc::new(tokio::sync::Notify::new());
-            let t0 = Instant::now();
-            let mut workers = Vec::new();
-            for w in 0..args.workers {
-                let api = api.clone();
-                let act = act.clone();
-                let sent_at = sent_at.clone();
-                let lat = lat.clone();
-                let done = done.clone();
-                let all_done = all_done.clone();
-                let in_flight = in_flight.clone();
-                workers.push(tokio::spawn(async move {
-                    loop {
-                        let Ok(t) = api
-                            .call(
-                                "GetActivityTask",
-                                json!({"activityArn": act, "workerName": format!("w{w}")}),
-                            )
-                            .await
-                        else {
-                            continue;
-                        };
-                        let Some(token) = t["taskToken"].as_str() else {
-                            continue;
-                        };
-                        let got = Instant::now();
-                        let input: Value = t["input"]
-                            .as_str()
-                            .and_then(|s| serde_json::from_str(s).ok())
-                            .unwrap_or(Value::Null);
-                        let id = input["id"].as_u64().unwrap_or(0);
-                        let step = input["step"].as_u64().unwrap_or(0);
-                        if let Some(s) = sent_at.lock().await.remove(&id) {
-                            lat.lock()
-                                .await
-                                .push(got.duration_since(s).as_secs_f64() * 1000.0);
-                        }
-                        let output = json!({"id": id, "step": step + 1}).to_string();
-                        if step < 4 {
-                            sent_at.lock().await.insert(id, Instant::now());
-                        }
-                        let _ = api
-                            .call(
-                                "SendTaskSuccess",
-                                json!({"taskToken": token, "output": output}),
-                            )
-                            .await;
-                        if step == 4 {
-                            in_flight.add_permits(1);
-                        }
-                        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
-                            >= total_tasks
-                        {
-                            all_done.notify_one();
-                        }
-                    }
-                }));
-            }
-            for i in 0..n {
-                if Instant::now() > deadline {
-                    break;
-                }
-                let Ok(permit) = in_flight.acquire().await else {
-                    break;
-                };
-                permit.forget();
-                let body =
-                    json!({"stateMachineArn": m, "input": json!({"id": i, "step": 0}).to_string()});
-                let _ = api.call("StartExecution", body).await;
-            }
-            let _ = tokio::time::timeout_at(
-                tokio::time::Instant::from_std(deadline),
-                all_done.notified(),
+            // Phase 1, latency: fewer executions in flight than there are
+            // workers, so pollers are parked when a task is scheduled and the
+            // latency measured is the dispatch itself (one SendTaskSuccess to
+            // the next task of the same execution reaching a worker), not time
+            // spent in a backlog.
+            // Each phase has its own activity: a poll the previous phase's
+            // workers left open when they were stopped must not take its tasks.
+            let (act, m) = activity_machine(api).await?;
+            let lat_run = activity_round_trips(
+                api,
+                &act,
+                &m,
+                n,
+                args.workers,
+                (args.workers / 2).max(1),
+                deadline,
             )
             .await;
-            rep.seconds = t0.elapsed().as_secs_f64();
-            for w in workers {
-                w.abort();
-            }
-            rep.executions = n;
-            rep.succeeded = count_status(api, &m, "SUCCEEDED").await;
-            let mut l = lat.lock().await.clone();
+            // Phase 2, throughput: enough executions in flight that a task is
+            // always waiting for each of the workers.
+            let (act2, m2) = activity_machine(api).await?;
+            let tput_run = activity_round_trips(
+                api,
+                &act2,
+                &m2,
+                n,
+                args.workers,
+                args.concurrency.max(args.workers * 4),
+                deadline,
+            )
+            .await;
+            rep.seconds = lat_run.seconds + tput_run.seconds;
+            rep.executions = 2 * n;
+            rep.succeeded = count_status(api, &m, "SUCCEEDED").await
+                + count_status(api, &m2, "SUCCEEDED").await;
+            let mut l = lat_run.latencies_ms;
             l.sort_by(f64::total_cmp);
             rep.p50_ms = percentile(&l, 0.5);
             rep.p99_ms = percentile(&l, 0.99);
+            rep.tasks_per_s = Some(tput_run.tasks as f64 / tput_run.seconds.max(1e-9));
             rep.note = format!(
-                "{:.0} activity tasks/s with {} workers; p50/p99 = dispatch latency",
-                done.load(std::sync::atomic::Ordering::Relaxed) as f64 / rep.seconds,
-                args.workers
+                "p50/p99 = dispatch latency with {} executions in flight ({:.0} tasks/s); \
+                 {:.0} activity tasks/s with {} workers and {} executions in flight",
+                (args.workers / 2).max(1),
+                lat_run.tasks as f64 / lat_run.seconds.max(1e-9),
+                tput_run.tasks as f64 / tput_run.seconds.max(1e-9),
+                args.workers,
+                args.concurrency.max(args.workers * 4),
             );
         }
         Scenario::Wait => {
+            let n = args.waits;
+            // Phase 1, precision: n executions each waiting 1 s.
             let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
             let m = create_machine(api, "wait", &def, "STANDARD").await?;
-            let n = args.executions.min(10_000);
-            let rss_before = server.and_then(|s| s.rss_mib().0);
             let (ok, secs) = run_standard(api, &m, n, args.concurrency, json!({}), deadline).await;
-            let rss_after = server.and_then(|s| s.rss_mib().0);
-            rep.executions = n;
-            rep.succeeded = ok;
-            rep.seconds = secs;
-            // Timer precision: stopDate - startDate - 1 s over a sample.
-            let list = api
-                .call(
-                    "ListExecutions",
-                    json!({"stateMachineArn": m, "maxResults": 200}),
-                )
-                .await?;
             let mut late = Vec::new();
-            for e in list["executions"].as_array().cloned().unwrap_or_default() {
-                if let (Some(a), Some(b)) = (e["startDate"].as_f64(), e["stopDate"].as_f64()) {
-                    late.push((b - a - 1.0) * 1000.0);
+            let mut token: Option<String> = None;
+            loop {
+                let mut body = json!({"stateMachineArn": m, "maxResults": 1000});
+                if let Some(t) = &token {
+                    body["nextToken"] = json!(t);
+                }
+                let list = api.call("ListExecutions", body).await?;
+                for e in list["executions"].as_array().cloned().unwrap_or_default() {
+                    if let (Some(a), Some(b)) = (e["startDate"].as_f64(), e["stopDate"].as_f64()) {
+                        late.push((b - a - 1.0) * 1000.0);
+                    }
+                }
+                match list["nextToken"].as_str() {
+                    Some(t) => token = Some(t.to_owned()),
+                    None => break,
                 }
             }
             late.sort_by(f64::total_cmp);
             rep.p50_ms = percentile(&late, 0.5);
             rep.p99_ms = percentile(&late, 0.99);
+            // Phase 2, memory: n executions all parked on a timer at once (each
+            // waits until a common instant after the last one has started).
+            let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "End": true}}});
+            let m2 = create_machine(api, "parked", &def, "STANDARD").await?;
+            let rss_before = server.and_then(|s| s.rss_mib().0);
+            let until = Instant::now() + Duration::from_secs(3 + n as u64 / 1000);
+            let sem = Arc::new(Semaphore::new(args.concurrency));
+            let mut starts = Vec::with_capacity(n);
+            for _ in 0..n {
+                let Ok(permit) = sem.clone().acquire_owned().await else {
+                    break;
+                };
+                let s = until
+                    .saturating_duration_since(Instant::now())
+                    .as_secs()
+                    .max(1);
+                let api = api.clone();
+                let body = json!({"stateMachineArn": m2, "input": json!({"s": s}).to_string()});
+                starts.push(tokio::spawn(async move {
+                    let _ = api.call("StartExecution", body).await;
+                    drop(permit);
+                }));
+            }
+            for s in starts {
+                let _ = s.await;
+            }
+            let waiting = count_status(api, &m2, "RUNNING").await;
+            let rss_waiting = server.and_then(|s| s.rss_mib().0);
+            wait_until_done(api, &m2, deadline).await;
+            rep.executions = 2 * n;
+            rep.succeeded = ok + count_status(api, &m2, "SUCCEEDED").await;
+            rep.seconds = secs;
             rep.note = format!(
-                "p50/p99 = lateness of the 1 s timer; RSS {:.1} -> {:.1} MiB",
+                "p50/p99 = lateness of the 1 s timer over {n} executions; \
+                 {waiting} executions waiting at once: RSS {:.1} -> {:.1} MiB",
                 rss_before.unwrap_or(0.0),
-                rss_after.unwrap_or(0.0)
+                rss_waiting.unwrap_or(0.0)
             );
         }
         Scenario::Payload => {
