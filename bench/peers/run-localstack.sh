@@ -18,9 +18,11 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 log="$(mktemp)"
 GATEWAY_LISTEN=127.0.0.1:4566 SERVICES=stepfunctions EAGER_SERVICE_LOADING=1 \
-  "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 &
+  setsid "$venv/bin/python" -m localstack.runtime.main >"$log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null || true; rm -f "$log"' EXIT
+# LocalStack forks and may ignore SIGTERM: stop its whole process group.
+stop() { kill -TERM -- -"$pid" 2>/dev/null || true; sleep 2; kill -KILL -- -"$pid" 2>/dev/null || true; rm -f "$log"; }
+trap stop EXIT
 up() { curl -sf -m 2 http://127.0.0.1:4566/_localstack/health | grep -q '"stepfunctions": "running"'; }
 for _ in $(seq 120); do
   up && break
@@ -28,6 +30,6 @@ for _ in $(seq 120); do
 done
 up || { echo "LocalStack did not start:"; tail -20 "$log"; exit 2; }
 for sc in pass10 express activities; do
-  "$bench" --endpoint http://127.0.0.1:4566 "$sc" --executions 500 --max-seconds 120
+  "$bench" --endpoint http://127.0.0.1:4566 "$sc" --executions "${EXECUTIONS:-500}" --max-seconds 120
 done
-echo "LocalStack RSS: $(awk '/VmRSS/ {print $2/1024 " MiB"}' /proc/$pid/status)"
+echo "LocalStack RSS: $(ps -o rss= -g "$pid" | awk '{s += $1} END {print s / 1024 " MiB"}')"

@@ -1583,3 +1583,6 @@ fn child_result(rec: &ExecutionRecord, mode: ChildMode) -> Result<Value, StatesE
         Err(StatesError::new(names::TASK_FAILED, to_text(&describe)))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,170 @@
+//! The engine with a store whose commits can be held: pipelined rounds,
+//! immediate hand-out of durable tasks, and a stop before `ActivityStarted`
+//! is durable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use super::*;
+use crate::store::memory::MemoryStore;
+use crate::store::{ExecutionQuery, Page, Snapshot};
+use crate::time::SystemClock;
+use std::sync::{Condvar, Mutex};
+
+/// Delegates to a [`MemoryStore`]; while `held`, commits wait (and, once the
+/// store is `abandoned`, fail without writing, as if the process had died).
+struct GatedStore {
+    inner: Arc<MemoryStore>,
+    gate: Mutex<(bool, bool)>,
+    changed: Condvar,
+}
+
+impl GatedStore {
+    fn set(&self, held: bool, abandoned: bool) {
+        *self.gate.lock().unwrap() = (held, abandoned);
+        self.changed.notify_all();
+    }
+}
+
+impl Store for GatedStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.inner.load()
+    }
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let mut g = self.gate.lock().unwrap();
+        while g.0 && !g.1 {
+            g = self.changed.wait(g).unwrap();
+        }
+        if g.1 {
+            return Err(StoreError::Database("abandoned".into()));
+        }
+        self.inner.commit(batch)
+    }
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.execution(arn)
+    }
+    fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        self.inner.list_executions(q)
+    }
+    fn history(
+        &self,
+        execution: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.inner.history(execution, after, reverse, limit)
+    }
+}
+
+fn engine(store: Arc<dyn Store>) -> (EngineHandle, CancellationToken) {
+    let cfg = EngineConfig {
+        scope: ArnScope {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        },
+        wait_scale: 1.0,
+    };
+    let e = Engine::load(cfg, store, Arc::new(SystemClock)).unwrap();
+    let cancel = CancellationToken::new();
+    let (h, _join) = e.spawn(cancel.clone());
+    (h, cancel)
+}
+
+async fn poll(h: &EngineHandle, activity: &str) -> Option<ActivityTask> {
+    let (tx, rx) = oneshot::channel();
+    h.call_raw(Command::GetActivityTask {
+        activity: activity.into(),
+        worker: "w".into(),
+        reply: tx,
+    })
+    .await
+    .unwrap();
+    tokio::time::timeout(Duration::from_secs(5), rx)
+        .await
+        .expect("the poll was answered")
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
+    let inner = Arc::new(MemoryStore::new());
+    let gated = Arc::new(GatedStore {
+        inner: inner.clone(),
+        gate: Mutex::new((false, false)),
+        changed: Condvar::new(),
+    });
+    let (h, cancel) = engine(gated.clone());
+    let act = h
+        .call(|reply| Command::CreateActivity {
+            name: "work".into(),
+            tags: vec![],
+            reply,
+        })
+        .await
+        .unwrap()
+        .arn;
+    let def =
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": true}}});
+    let (machine, _) = h
+        .call(|reply| Command::CreateStateMachine {
+            name: "m".into(),
+            definition: def.to_string(),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            machine_type: "STANDARD".into(),
+            logging: "{}".into(),
+            tracing: "{}".into(),
+            tags: vec![],
+            reply,
+        })
+        .await
+        .unwrap();
+    let Started::Running { arn: exec, .. } = h
+        .call(|reply| Command::StartExecution {
+            machine_arn: machine.arn.clone(),
+            name: Some("e1".into()),
+            input: "{\"n\":1}".into(),
+            sync: false,
+            reply,
+        })
+        .await
+        .unwrap()
+    else {
+        panic!("not running")
+    };
+
+    // Commits now hang: the scheduling is durable, so the task still comes at once.
+    gated.set(true, false);
+    let first = poll(&h, &act).await.expect("a task");
+    assert_eq!(first.input, "{\"n\":1}");
+    // The round that records ActivityStarted never becomes durable: the
+    // coordinator "dies" (its pending commit fails, nothing more is written).
+    gated.set(true, true);
+    cancel.cancel();
+    let types = |store: &MemoryStore| {
+        store
+            .history(&exec, None, false, 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event_type)
+            .collect::<Vec<_>>()
+    };
+    assert!(!types(&inner).contains(&"ActivityStarted".to_string()));
+
+    // Restart on what was committed: the task is queued again under the same token.
+    let (h2, cancel2) = engine(inner.clone());
+    let again = poll(&h2, &act).await.expect("the task again");
+    assert_eq!(again.token, first.token);
+    h2.call(|reply| Command::SendTaskSuccess {
+        token: first.token.clone(),
+        output: "{\"ok\":true}".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    let rec = inner.execution(&exec).unwrap().unwrap();
+    assert_eq!(rec.status, "SUCCEEDED");
+    let t = types(&inner);
+    assert_eq!(t.iter().filter(|e| *e == "ActivityStarted").count(), 1);
+    assert_eq!(t.iter().filter(|e| *e == "TaskStateEntered").count(), 1);
+    cancel2.cancel();
+}
