@@ -78,7 +78,6 @@ struct Runner<'a> {
     seed: u64,
     events: Vec<String>,
     handler: Option<TaskHandler<'a>>,
-    base_context: Value,
 }
 
 /// Runs a machine to its end.
@@ -87,7 +86,7 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
         "arn:aws:states:us-east-1:123456789012:execution:local:{}",
         options.execution_name
     );
-    let base_context = json!({
+    let mut context = json!({
         "Execution": {"Id": id, "Input": input, "Name": options.execution_name,
                       "RoleArn": "arn:aws:iam::123456789012:role/local", "StartTime": iso(options.start_time_ms), "RedriveCount": 0},
         "StateMachine": {"Id": "arn:aws:states:us-east-1:123456789012:stateMachine:local", "Name": "local"},
@@ -98,10 +97,9 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
         seed: options.seed,
         events: vec!["ExecutionStarted".into()],
         handler: options.task_handler,
-        base_context,
     };
     let vars = Variables::new();
-    let mut output = r.machine(machine, input, &vars, false);
+    let mut output = r.machine(&mut context, machine, input, &vars, false);
     // The machine's TimeoutSeconds against the virtual clock.
     let timed_out = machine
         .timeout_seconds
@@ -132,7 +130,7 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
 
 fn iso(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
 }
 
@@ -149,8 +147,11 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Runs `m`; `ctx` is the context object, whose `State` field each state
+    /// overwrites in place (the execution's input in it is never copied).
     fn machine(
         &mut self,
+        ctx: &mut Value,
         m: &StateMachine,
         input: Value,
         outer: &Variables,
@@ -173,7 +174,6 @@ impl Runner<'_> {
             let block = matches!(ty, "Parallel" | "Map");
             let outcome = loop {
                 self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let mut ctx = self.base_context.clone();
                 ctx["State"] = json!({"Name": name, "EnteredTime": iso(entered_at)});
                 if matches!(
                     state.kind,
@@ -182,7 +182,7 @@ impl Runner<'_> {
                     ctx["State"]["RetryCount"] = json!(retries.iter().sum::<u32>());
                 }
                 let sc = StepContext {
-                    context: &ctx,
+                    context: &*ctx,
                     vars: &vars,
                     entered_event_id: entered_id,
                     seed: self.seed,
@@ -230,8 +230,15 @@ impl Runner<'_> {
                         };
                         let mut results = Vec::with_capacity(branches.len());
                         let mut failure = None;
+                        let mut inner_ctx = sc.context.clone();
                         for b in branches {
-                            match self.machine(b, branch_input.clone(), &vars, quiet) {
+                            match self.machine(
+                                &mut inner_ctx,
+                                b,
+                                branch_input.clone(),
+                                &vars,
+                                quiet,
+                            ) {
                                 Ok(v) => results.push(v),
                                 Err(e) => {
                                     failure = Some(e);
@@ -273,9 +280,16 @@ impl Runner<'_> {
                             let total = items.len();
                             let mut results = Vec::with_capacity(total);
                             let (mut failed, mut failure) = (0usize, None);
+                            let mut inner_ctx = sc.context.clone();
                             for item in items {
                                 self.event(inner_quiet, "MapIterationStarted")?;
-                                match self.machine(&map.processor, item, &vars, inner_quiet) {
+                                match self.machine(
+                                    &mut inner_ctx,
+                                    &map.processor,
+                                    item,
+                                    &vars,
+                                    inner_quiet,
+                                ) {
                                     Ok(v) => {
                                         self.event(inner_quiet, "MapIterationSucceeded")?;
                                         results.push(v);
