@@ -766,6 +766,15 @@ impl ResultPath {
         }
     }
 
+    /// [`ResultPath::apply`] on a borrowed input, copied only when the result
+    /// is written into it or it is kept (`$` copies nothing).
+    pub fn apply_to(&self, input: &Value, result: Value) -> Result<Value, StatesError> {
+        match &self.0 {
+            ResultPathKind::Replace => Ok(result),
+            _ => self.apply(input.clone(), result),
+        }
+    }
+
     /// Writes `result` into `input` at the path, creating missing
     /// intermediate objects. Discard returns `input` unchanged; `$` returns
     /// `result`. Fails with `States.ResultPathMatchFailure` when a step goes
@@ -1048,6 +1057,22 @@ mod tests {
         let env = Env::new(&ctx, &vars, 0);
         let p = Path::parse("$.a").unwrap();
         assert!(matches!(p.select_cow(&input, &env), Some(Cow::Borrowed(_))));
+    }
+
+    #[test]
+    fn result_path_apply_to_matches_apply() {
+        let input = json!({"a": {"b": 1}, "keep": true});
+        for rp in [
+            ResultPath::parse("$").unwrap(),
+            ResultPath::discard(),
+            ResultPath::parse("$.a.c").unwrap(),
+            ResultPath::parse("$.keep.x").unwrap(),
+        ] {
+            assert_eq!(
+                rp.apply_to(&input, json!(7)),
+                rp.apply(input.clone(), json!(7))
+            );
+        }
     }
 
     #[test]

@@ -27,6 +27,7 @@ use crate::model::*;
 use crate::path::Path;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 
 /// The largest payload (input, output, result) in bytes: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -224,7 +225,7 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
             Ok(Action::Complete(transition(state, out, assigned)))
         }
         StateKind::Succeed => {
-            let out = apply_output_path(state, effective, &env, sc)?;
+            let out = apply_output_path(state, effective.into_owned(), &env, sc)?;
             Ok(Action::Complete(Outcome::End {
                 output: out,
                 assigned: Variables::new(),
@@ -251,7 +252,7 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                     .map_err(|e| prefix(sc, state, e))?
                 {
                     let assigned = assign_jsonpath(state, b.assign.as_ref(), &effective, &env, sc)?;
-                    let out = apply_output_path(state, effective, &env, sc)?;
+                    let out = apply_output_path(state, effective.into_owned(), &env, sc)?;
                     return Ok(Action::Complete(Outcome::Next {
                         state: b.next.clone(),
                         output: out,
@@ -263,7 +264,7 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                 Some(d) => {
                     let assigned =
                         assign_jsonpath(state, state.assign.as_ref(), &effective, &env, sc)?;
-                    let out = apply_output_path(state, effective, &env, sc)?;
+                    let out = apply_output_path(state, effective.into_owned(), &env, sc)?;
                     Ok(Action::Complete(Outcome::Next {
                         state: d.clone(),
                         output: out,
@@ -279,7 +280,7 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
         StateKind::Wait(w) => {
             let until = wait_until(w, &effective, &env, sc, state)?;
             let assigned = assign_jsonpath(state, state.assign.as_ref(), &effective, &env, sc)?;
-            let out = apply_output_path(state, effective, &env, sc)?;
+            let out = apply_output_path(state, effective.into_owned(), &env, sc)?;
             Ok(Action::Wait {
                 until,
                 then: transition(state, out, assigned),
@@ -315,7 +316,7 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
             let input = apply_parameters(state, effective, &env, sc)?;
             Ok(Action::RunBranches { input })
         }
-        StateKind::Map(m) => map_items(state, m, effective, &env, sc),
+        StateKind::Map(m) => map_items(state, m, effective.into_owned(), &env, sc),
     }
 }
 
@@ -722,17 +723,19 @@ fn prefix(sc: &StepContext<'_>, state: &State, e: StatesError) -> StatesError {
     }
 }
 
-fn apply_input_path(
+/// The effective input: borrowed for `InputPath: $`, so that a state that only
+/// reads it (`Parameters`, Choice rules) copies nothing.
+fn apply_input_path<'a>(
     state: &State,
     field: &PathField,
-    raw: &Value,
+    raw: &'a Value,
     env: &Env<'_>,
     sc: &StepContext<'_>,
-) -> Result<Value, StatesError> {
+) -> Result<Cow<'a, Value>, StatesError> {
     match field {
-        PathField::Identity => Ok(raw.clone()),
-        PathField::Null => Ok(Value::Object(Map::new())),
-        PathField::Path(p) => select_or_invalid(state, p, raw, env, sc),
+        PathField::Identity => Ok(Cow::Borrowed(raw)),
+        PathField::Null => Ok(Cow::Owned(Value::Object(Map::new()))),
+        PathField::Path(p) => select_or_invalid(state, p, raw, env, sc).map(Cow::Owned),
     }
 }
 
@@ -773,7 +776,7 @@ fn select_or_invalid(
 
 fn apply_parameters(
     state: &State,
-    effective: Value,
+    effective: Cow<'_, Value>,
     env: &Env<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Value, StatesError> {
@@ -781,7 +784,7 @@ fn apply_parameters(
         Some(t) => t
             .evaluate(&effective, env)
             .map_err(|e| prefix(sc, state, e)),
-        None => Ok(effective),
+        None => Ok(effective.into_owned()),
     }
 }
 
@@ -794,7 +797,7 @@ fn finish_output(
 ) -> Result<Value, StatesError> {
     let combined = state
         .result_path
-        .apply(raw.clone(), result)
+        .apply_to(raw, result)
         .map_err(|e| prefix(sc, state, e))?;
     apply_output_path(state, combined, env, sc)
 }
