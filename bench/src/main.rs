@@ -299,24 +299,33 @@ async fn wait_until_done(api: &Api, machine: &str, deadline: Instant) {
     }
 }
 
-async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
+/// Every execution of `machine` (with `status`, if given), paging through ListExecutions.
+async fn list_executions(api: &Api, machine: &str, status: Option<&str>) -> Vec<Value> {
     let mut token: Option<String> = None;
-    let mut n = 0;
+    let mut all = Vec::new();
     loop {
-        let mut body =
-            json!({"stateMachineArn": machine, "statusFilter": status, "maxResults": 1000});
+        let mut body = json!({"stateMachineArn": machine, "maxResults": 1000});
+        if let Some(s) = status {
+            body["statusFilter"] = json!(s);
+        }
         if let Some(t) = &token {
             body["nextToken"] = json!(t);
         }
-        let Ok(r) = api.call("ListExecutions", body).await else {
-            return n;
+        let Ok(mut r) = api.call("ListExecutions", body).await else {
+            return all;
         };
-        n += r["executions"].as_array().map(Vec::len).unwrap_or(0);
+        if let Value::Array(page) = r["executions"].take() {
+            all.extend(page);
+        }
         match r["nextToken"].as_str() {
             Some(t) => token = Some(t.to_owned()),
-            None => return n,
+            None => return all,
         }
     }
+}
+
+async fn count_status(api: &Api, machine: &str, status: &str) -> usize {
+    list_executions(api, machine, Some(status)).await.len()
 }
 
 /// A new activity and a STANDARD machine of 5 sequential Tasks on it.
@@ -555,37 +564,26 @@ async fn scenario(
         }
         Scenario::Activities => {
             let n = (args.executions / 5).max(10);
+            // Each phase has its own activity: a poll the previous phase's
+            // workers left open when they were stopped must not take its tasks.
+            let mut phases = Vec::new();
             // Phase 1, latency: fewer executions in flight than there are
             // workers, so pollers are parked when a task is scheduled and the
             // latency measured is the dispatch itself (one SendTaskSuccess to
             // the next task of the same execution reaching a worker), not time
-            // spent in a backlog.
-            // Each phase has its own activity: a poll the previous phase's
-            // workers left open when they were stopped must not take its tasks.
-            let (act, m) = activity_machine(api).await?;
-            let lat_run = activity_round_trips(
-                api,
-                &act,
-                &m,
-                n,
-                args.workers,
+            // spent in a backlog. Phase 2, throughput: enough executions in
+            // flight that a task is always waiting for each of the workers.
+            for in_flight in [
                 (args.workers / 2).max(1),
-                deadline,
-            )
-            .await;
-            // Phase 2, throughput: enough executions in flight that a task is
-            // always waiting for each of the workers.
-            let (act2, m2) = activity_machine(api).await?;
-            let tput_run = activity_round_trips(
-                api,
-                &act2,
-                &m2,
-                n,
-                args.workers,
                 args.concurrency.max(args.workers * 4),
-                deadline,
-            )
-            .await;
+            ] {
+                let (act, m) = activity_machine(api).await?;
+                let run =
+                    activity_round_trips(api, &act, &m, n, args.workers, in_flight, deadline).await;
+                phases.push((m, run));
+            }
+            let [(m, lat_run), (m2, tput_run)] = <[_; 2]>::try_from(phases)
+                .map_err(|_| "internal: two activity phases".to_string())?;
             rep.seconds = lat_run.seconds + tput_run.seconds;
             rep.executions = 2 * n;
             rep.succeeded = count_status(api, &m, "SUCCEEDED").await
@@ -611,24 +609,13 @@ async fn scenario(
             let def = json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}});
             let m = create_machine(api, "wait", &def, "STANDARD").await?;
             let (ok, secs) = run_standard(api, &m, n, args.concurrency, json!({}), deadline).await;
-            let mut late = Vec::new();
-            let mut token: Option<String> = None;
-            loop {
-                let mut body = json!({"stateMachineArn": m, "maxResults": 1000});
-                if let Some(t) = &token {
-                    body["nextToken"] = json!(t);
-                }
-                let list = api.call("ListExecutions", body).await?;
-                for e in list["executions"].as_array().cloned().unwrap_or_default() {
-                    if let (Some(a), Some(b)) = (e["startDate"].as_f64(), e["stopDate"].as_f64()) {
-                        late.push((b - a - 1.0) * 1000.0);
-                    }
-                }
-                match list["nextToken"].as_str() {
-                    Some(t) => token = Some(t.to_owned()),
-                    None => break,
-                }
-            }
+            let mut late: Vec<f64> = list_executions(api, &m, None)
+                .await
+                .iter()
+                .filter_map(|e| {
+                    Some((e["stopDate"].as_f64()? - e["startDate"].as_f64()? - 1.0) * 1000.0)
+                })
+                .collect();
             late.sort_by(f64::total_cmp);
             rep.p50_ms = percentile(&late, 0.5);
             rep.p99_ms = percentile(&late, 0.99);

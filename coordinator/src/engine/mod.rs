@@ -1360,7 +1360,9 @@ impl Engine {
                 return;
             }
             if let Some(task) = q.handed_back.pop_front() {
-                self.hand_out(activity, task);
+                if let Some(poller) = q.pollers.pop_front() {
+                    self.hand_out(activity, poller, task);
+                }
                 continue;
             }
             let Some((exec_arn, id, round)) = q.tasks.pop_front() else {
@@ -1392,32 +1394,32 @@ impl Engine {
             });
             match task {
                 Some(task) if round <= self.committed_round => {
-                    if let Some(q) = self.queues.get_mut(activity) {
-                        q.pollers.push_front(poller);
-                    }
-                    self.hand_out(activity, task);
+                    self.hand_out(activity, poller, task);
                 }
                 task => self.reply(poller.reply, Ok(task)),
             }
         }
     }
 
-    /// Sends a started task to the first parked poller still listening, or
-    /// keeps it for the next one.
-    fn hand_out(&mut self, activity: &str, mut task: ActivityTask) {
-        let Some(q) = self.queues.get_mut(activity) else {
-            return;
-        };
-        while let Some(p) = q.pollers.pop_front() {
+    /// Sends a started task to `poller`, or, if it went away, to the next
+    /// parked poller still listening; keeps it for a later poll if none is.
+    fn hand_out(&mut self, activity: &str, poller: Poller, task: ActivityTask) {
+        let mut next = Some(poller);
+        let mut task = task;
+        while let Some(p) = next {
             match p.reply.send(Ok(Some(task))) {
                 Ok(()) => return,
-                Err(back) => match back {
-                    Ok(Some(t)) => task = t,
-                    _ => return,
-                },
+                Err(Ok(Some(t))) => task = t,
+                Err(_) => return,
             }
+            next = self
+                .queues
+                .get_mut(activity)
+                .and_then(|q| q.pollers.pop_front());
         }
-        q.handed_back.push_back(task);
+        if let Some(q) = self.queues.get_mut(activity) {
+            q.handed_back.push_back(task);
+        }
     }
 
     fn resolve_token(&self, token: &str) -> Result<(String, i64), ApiError> {
