@@ -67,7 +67,7 @@ pub struct LocalRun {
     /// The output, or the error that failed the execution.
     pub output: Result<Value, StatesError>,
     /// History event types in order, as AWS names them.
-    pub events: Vec<String>,
+    pub events: Vec<&'static str>,
     /// Virtual time spent in Wait states and Retry delays.
     pub elapsed_ms: u64,
 }
@@ -76,8 +76,10 @@ struct Runner<'a> {
     now: i64,
     start: i64,
     seed: u64,
-    events: Vec<String>,
+    events: Vec<&'static str>,
     handler: Option<TaskHandler<'a>>,
+    /// The last time formatted by `iso`, which most states of a run share.
+    iso_cache: (i64, String),
 }
 
 /// Runs a machine to its end.
@@ -95,8 +97,9 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
         now: options.start_time_ms,
         start: options.start_time_ms,
         seed: options.seed,
-        events: vec!["ExecutionStarted".into()],
+        events: vec!["ExecutionStarted"],
         handler: options.task_handler,
+        iso_cache: (options.start_time_ms, iso(options.start_time_ms)),
     };
     let vars = Variables::new();
     let mut output = r.machine(&mut context, machine, input, &vars, false);
@@ -111,16 +114,13 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
                 .timeout_seconds
                 .map_or(0, |t| (t as i64).saturating_mul(1000));
     }
-    r.events.push(
-        if timed_out {
-            "ExecutionTimedOut"
-        } else if output.is_ok() {
-            "ExecutionSucceeded"
-        } else {
-            "ExecutionFailed"
-        }
-        .into(),
-    );
+    r.events.push(if timed_out {
+        "ExecutionTimedOut"
+    } else if output.is_ok() {
+        "ExecutionSucceeded"
+    } else {
+        "ExecutionFailed"
+    });
     LocalRun {
         output,
         events: r.events,
@@ -134,10 +134,45 @@ fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Which `...State<Phase>` event.
+#[derive(Clone, Copy)]
+enum Phase {
+    Entered,
+    Exited,
+    Failed,
+}
+
+/// `<ty>StateEntered`, `<ty>StateExited` or `<ty>StateFailed`, without allocating.
+fn state_event(ty: &str, phase: Phase) -> &'static str {
+    macro_rules! names {
+        ($($t:literal),*) => {
+            match (ty, phase) {
+                $(
+                    ($t, Phase::Entered) => concat!($t, "StateEntered"),
+                    ($t, Phase::Exited) => concat!($t, "StateExited"),
+                    ($t, Phase::Failed) => concat!($t, "StateFailed"),
+                )*
+                _ => "StateEvent",
+            }
+        };
+    }
+    names!(
+        "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"
+    )
+}
+
 impl Runner<'_> {
-    fn event(&mut self, quiet: bool, e: impl Into<String>) -> Result<(), StatesError> {
+    /// `iso(ms)`, formatted once per distinct time.
+    fn iso(&mut self, ms: i64) -> String {
+        if self.iso_cache.0 != ms {
+            self.iso_cache = (ms, iso(ms));
+        }
+        self.iso_cache.1.clone()
+    }
+
+    fn event(&mut self, quiet: bool, e: &'static str) -> Result<(), StatesError> {
         if !quiet {
-            self.events.push(e.into());
+            self.events.push(e);
         }
         if self.events.len() > MAX_EVENTS {
             return Err(StatesError::runtime(format!(
@@ -167,14 +202,15 @@ impl Runner<'_> {
                 )));
             };
             let ty = state.kind.type_name();
-            self.event(quiet, format!("{ty}StateEntered"))?;
+            self.event(quiet, state_event(ty, Phase::Entered))?;
             let entered_id = self.events.len() as u64;
             let entered_at = self.now;
             let mut retries: Vec<u32> = Vec::new();
             let block = matches!(ty, "Parallel" | "Map");
             let outcome = loop {
                 self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                ctx["State"] = json!({"Name": name, "EnteredTime": iso(entered_at)});
+                let entered_time = self.iso(entered_at);
+                ctx["State"] = json!({"Name": name, "EnteredTime": entered_time});
                 if matches!(
                     state.kind,
                     StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
@@ -345,7 +381,7 @@ impl Runner<'_> {
                             && children_failed
                             && matches!(other, Outcome::Caught { .. } | Outcome::Fail(_))
                         {
-                            self.event(quiet, format!("{ty}StateFailed"))?;
+                            self.event(quiet, state_event(ty, Phase::Failed))?;
                         }
                         break other;
                     }
@@ -363,14 +399,14 @@ impl Runner<'_> {
                     assigned,
                     ..
                 } => {
-                    self.event(quiet, format!("{ty}StateExited"))?;
+                    self.event(quiet, state_event(ty, Phase::Exited))?;
                     vars.extend(assigned);
                     name = next;
                     input = output;
                 }
                 Outcome::End { output, .. } => {
                     if ty != "Fail" {
-                        self.event(quiet, format!("{ty}StateExited"))?;
+                        self.event(quiet, state_event(ty, Phase::Exited))?;
                     }
                     return Ok(output);
                 }
@@ -388,6 +424,17 @@ mod tests {
 
     fn m(def: Value) -> StateMachine {
         compile(&def, CompileOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn every_state_type_has_its_event_names() {
+        for ty in [
+            "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
+        ] {
+            assert_eq!(state_event(ty, Phase::Entered), format!("{ty}StateEntered"));
+            assert_eq!(state_event(ty, Phase::Exited), format!("{ty}StateExited"));
+            assert_eq!(state_event(ty, Phase::Failed), format!("{ty}StateFailed"));
+        }
     }
 
     #[test]
@@ -427,7 +474,7 @@ mod tests {
             LocalOptions::default(),
         );
         assert_eq!(r.output, Ok(json!([{"v": 1}, {"v": 2}])));
-        assert!(r.events.contains(&"MapIterationSucceeded".to_owned()));
+        assert!(r.events.contains(&"MapIterationSucceeded"));
     }
 
     #[test]

@@ -822,25 +822,77 @@ pub fn payload_size(v: &Value) -> usize {
 }
 
 /// The size of a value as compact JSON, or `limit + 1` once it passes `limit`.
+/// A walk over the value (strings scanned for escapes, numbers formatted on
+/// the stack), the same count as `serde_json::to_string(v).len()`.
 pub fn json_size(v: &Value, limit: usize) -> usize {
-    struct Counter(usize, usize);
-    impl std::io::Write for Counter {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0 += buf.len();
-            if self.0 > self.1 {
-                return Err(std::io::Error::other("limit"));
+    let mut total = 0usize;
+    if add_json_size(v, limit, &mut total) {
+        total
+    } else {
+        limit + 1
+    }
+}
+
+/// Adds the size of `v` to `total`; false once `total` passes `limit`.
+fn add_json_size(v: &Value, limit: usize, total: &mut usize) -> bool {
+    match v {
+        Value::Null => *total += 4,
+        Value::Bool(b) => *total += if *b { 4 } else { 5 },
+        Value::Number(n) => *total += number_len(n),
+        Value::String(s) => *total += string_len(s),
+        Value::Array(a) => {
+            // Brackets and the commas between items.
+            *total += 2 + a.len().saturating_sub(1);
+            for x in a {
+                if !add_json_size(x, limit, total) {
+                    return false;
+                }
             }
-            Ok(buf.len())
         }
-        fn flush(&mut self) -> std::io::Result<()> {
+        Value::Object(m) => {
+            // Braces, the commas between members and a colon per member.
+            *total += 2 + m.len().saturating_sub(1) + m.len();
+            for (k, x) in m {
+                *total += string_len(k);
+                if !add_json_size(x, limit, total) {
+                    return false;
+                }
+            }
+        }
+    }
+    *total <= limit
+}
+
+/// The length of `s` as a JSON string, quotes and escapes included (as serde_json escapes).
+fn string_len(s: &str) -> usize {
+    let mut n = s.len() + 2;
+    for &b in s.as_bytes() {
+        if b < 0x20 {
+            n += if matches!(b, b'\n' | b'\r' | b'\t' | 0x08 | 0x0c) {
+                1
+            } else {
+                5
+            };
+        } else if b == b'"' || b == b'\\' {
+            n += 1;
+        }
+    }
+    n
+}
+
+/// The length of a number as serde_json writes it, formatted into a stack buffer.
+fn number_len(n: &serde_json::Number) -> usize {
+    struct Count(usize);
+    impl std::fmt::Write for Count {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0 += s.len();
             Ok(())
         }
     }
-    let mut c = Counter(0, limit);
-    match serde_json::to_writer(&mut c, v) {
-        Ok(()) => c.0,
-        Err(_) => limit + 1,
-    }
+    let mut c = Count(0);
+    // `Number`'s Display is the same text as its JSON form.
+    let _ = std::fmt::write(&mut c, format_args!("{n}"));
+    c.0
 }
 
 fn resolve_string(
@@ -1472,6 +1524,41 @@ mod tests {
             CompileOptions::default(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn json_size_is_the_length_of_compact_json() {
+        let values = [
+            json!(null),
+            json!(true),
+            json!(false),
+            json!(0),
+            json!(-17),
+            json!(u64::MAX),
+            json!(i64::MIN),
+            json!(0.1),
+            json!(-0.0),
+            json!(1e300),
+            json!(1.5e-7),
+            json!(123456789.125),
+            json!(""),
+            json!("plain"),
+            json!("quote \" backslash \\ slash /"),
+            json!("\n\r\t\u{8}\u{c}\u{0}\u{1f}\u{7f}"),
+            json!("unicode é 漢 🎉"),
+            json!([]),
+            json!({}),
+            json!([1, [2, [3, {}]], {"a": null}]),
+            json!({"k\"ey": {"nested": [1.25, "x", false]}, "e": []}),
+        ];
+        for v in values {
+            let text = serde_json::to_string(&v).unwrap();
+            assert_eq!(json_size(&v, usize::MAX), text.len(), "{text}");
+            assert_eq!(json_size(&v, text.len()), text.len(), "{text}");
+            if !text.is_empty() {
+                assert_eq!(json_size(&v, text.len() - 1), text.len(), "{text}");
+            }
+        }
     }
 
     fn ctx() -> (Value, Variables) {
