@@ -13,8 +13,11 @@ use clap::{Parser, ValueEnum};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
+use stepwise_sdk::worker::{ActivityOptions, TaskEvent, TaskFailure, service_fn};
+use stepwise_sdk::{Client, Worker};
 use tokio::sync::{Mutex, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -25,7 +28,7 @@ enum Scenario {
     Map100,
     /// EXPRESS through StartSyncExecution, 10 Pass states.
     Express,
-    /// 5 sequential activity Tasks answered by SDK-style workers.
+    /// 5 sequential activity Tasks answered by workers built on the SDK's Worker.
     Activities,
     /// Many executions each waiting 1 s: timer precision and memory.
     Wait,
@@ -62,6 +65,12 @@ struct Args {
     /// Activity workers.
     #[arg(long, default_value_t = 8)]
     workers: usize,
+    /// Tasks each activity worker runs at once (the SDK's own default is 4).
+    #[arg(long, default_value_t = 1)]
+    worker_concurrency: usize,
+    /// Long polls each activity worker keeps open (the SDK's own default is 2).
+    #[arg(long, default_value_t = 1)]
+    worker_pollers: usize,
     /// Stop any loop after this many seconds.
     #[arg(long, default_value_t = 120)]
     max_seconds: u64,
@@ -367,78 +376,90 @@ struct ActivityRun {
 }
 
 /// Starts `n` executions of the 5-Task machine `m`, at most `in_flight` at a
-/// time, answered by `workers` polling workers; returns when every task was
-/// answered or at the deadline.
+/// time, answered by `args.workers` instances of the SDK's [`Worker`] (each
+/// with its own client, running `args.worker_concurrency` tasks at once);
+/// returns when every execution has ended or at the deadline.
 async fn activity_round_trips(
     api: &Api,
     act: &str,
     m: &str,
     n: usize,
-    workers: usize,
+    args: &Args,
     in_flight: usize,
     deadline: Instant,
 ) -> ActivityRun {
+    let options = ActivityOptions {
+        concurrency: args.worker_concurrency,
+        pollers: args.worker_pollers,
+        ..Default::default()
+    };
     let total_tasks = n * 5;
     let in_flight = Arc::new(Semaphore::new(in_flight));
-    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::new(Mutex::new(HashMap::new()));
-    let lat = Arc::new(Mutex::new(Vec::with_capacity(total_tasks)));
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    // Execution id -> when its previous task's handler returned (the SDK sends
+    // SendTaskSuccess right after), for the dispatch latency.
+    let sent_at: Arc<StdMutex<HashMap<u64, Instant>>> = Arc::default();
+    let lat = Arc::new(StdMutex::new(Vec::with_capacity(total_tasks)));
+    let done = Arc::new(AtomicUsize::new(0));
     let all_done = Arc::new(tokio::sync::Notify::new());
-    let t0 = Instant::now();
-    let mut handles = Vec::new();
-    for w in 0..workers {
-        let api = api.clone();
-        let act = act.to_owned();
-        let sent_at = sent_at.clone();
-        let lat = lat.clone();
-        let done = done.clone();
-        let all_done = all_done.clone();
-        let in_flight = in_flight.clone();
-        handles.push(tokio::spawn(async move {
-            loop {
-                let Ok(t) = api
-                    .call(
-                        "GetActivityTask",
-                        json!({"activityArn": act, "workerName": format!("w{w}")}),
-                    )
-                    .await
-                else {
-                    continue;
-                };
-                let Some(token) = t["taskToken"].as_str() else {
-                    continue;
-                };
-                let got = Instant::now();
-                let input: Value = t["input"]
-                    .as_str()
-                    .and_then(|s| serde_json::from_str(s).ok())
-                    .unwrap_or(Value::Null);
-                let id = input["id"].as_u64().unwrap_or(0);
-                let step = input["step"].as_u64().unwrap_or(0);
-                if let Some(s) = sent_at.lock().await.remove(&id) {
+    let handler = {
+        let (sent_at, lat, done, all_done, in_flight) = (
+            sent_at.clone(),
+            lat.clone(),
+            done.clone(),
+            all_done.clone(),
+            in_flight.clone(),
+        );
+        service_fn(move |ev: TaskEvent<Value>| {
+            let got = Instant::now();
+            let id = ev.payload["id"].as_u64().unwrap_or(0);
+            let step = ev.payload["step"].as_u64().unwrap_or(0);
+            {
+                let mut sent = sent_at.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(s) = sent.remove(&id) {
                     lat.lock()
-                        .await
+                        .unwrap_or_else(PoisonError::into_inner)
                         .push(got.duration_since(s).as_secs_f64() * 1000.0);
                 }
-                let output = json!({"id": id, "step": step + 1}).to_string();
                 if step < 4 {
-                    sent_at.lock().await.insert(id, Instant::now());
-                }
-                let _ = api
-                    .call(
-                        "SendTaskSuccess",
-                        json!({"taskToken": token, "output": output}),
-                    )
-                    .await;
-                if step == 4 {
-                    in_flight.add_permits(1);
-                }
-                if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1 >= total_tasks {
-                    all_done.notify_one();
+                    sent.insert(id, Instant::now());
                 }
             }
-        }));
+            if step == 4 {
+                in_flight.add_permits(1);
+            }
+            if done.fetch_add(1, Ordering::Relaxed) + 1 >= total_tasks {
+                all_done.notify_one();
+            }
+            std::future::ready(Ok::<_, TaskFailure>(json!({"id": id, "step": step + 1})))
+        })
+    };
+    let mut stops = Vec::new();
+    let mut runs = Vec::new();
+    for w in 0..args.workers {
+        let worker = match Client::builder()
+            .endpoint_url(api.endpoint.clone())
+            .from_env()
+            .build()
+        {
+            Ok(client) => {
+                Worker::builder()
+                    .client(client)
+                    .worker_name(format!("w{w}"))
+                    .activity_with(act, handler.clone(), options.clone())
+                    .build()
+                    .await
+            }
+            Err(e) => Err(e.into()),
+        };
+        match worker {
+            Ok(worker) => {
+                stops.push(worker.shutdown_handle());
+                runs.push(tokio::spawn(worker.run()));
+            }
+            Err(e) => eprintln!("activities: worker {w}: {e}"),
+        }
     }
+    let t0 = Instant::now();
     for i in 0..n {
         if Instant::now() > deadline {
             break;
@@ -455,13 +476,18 @@ async fn activity_round_trips(
         all_done.notified(),
     )
     .await;
+    // The last answers are in flight when the last handler returns.
+    wait_until_done(api, m, deadline).await;
     let seconds = t0.elapsed().as_secs_f64();
-    for h in handles {
-        h.abort();
+    for s in &stops {
+        s.initiate_shutdown();
     }
-    let latencies_ms = lat.lock().await.clone();
+    for r in runs {
+        let _ = tokio::time::timeout(Duration::from_secs(5), r).await;
+    }
+    let latencies_ms = lat.lock().unwrap_or_else(PoisonError::into_inner).clone();
     ActivityRun {
-        tasks: done.load(std::sync::atomic::Ordering::Relaxed),
+        tasks: done.load(Ordering::Relaxed),
         seconds,
         latencies_ms,
     }
@@ -578,8 +604,7 @@ async fn scenario(
                 args.concurrency.max(args.workers * 4),
             ] {
                 let (act, m) = activity_machine(api).await?;
-                let run =
-                    activity_round_trips(api, &act, &m, n, args.workers, in_flight, deadline).await;
+                let run = activity_round_trips(api, &act, &m, n, args, in_flight, deadline).await;
                 phases.push((m, run));
             }
             let [(m, lat_run), (m2, tput_run)] = <[_; 2]>::try_from(phases)
