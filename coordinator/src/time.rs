@@ -43,11 +43,23 @@ impl Clock for ManualClock {
 /// `2024-01-02T03:04:05.678Z`, the form of `$$.Execution.StartTime`.
 pub fn iso8601(ms: i64) -> String {
     chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         .unwrap_or_default()
 }
 
 /// Epoch seconds with fractions, as AWS JSON 1.0 encodes timestamps.
 pub fn epoch_seconds(ms: i64) -> f64 {
     ms as f64 / 1000.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iso8601_has_milliseconds_and_a_z() {
+        assert_eq!(iso8601(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(iso8601(1_704_164_645_678), "2024-01-02T03:04:05.678Z");
+        assert_eq!(iso8601(1_704_164_645_000), "2024-01-02T03:04:05.000Z");
+    }
 }

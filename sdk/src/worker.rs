@@ -646,56 +646,36 @@ async fn run_task(
     };
     let started = Instant::now();
 
-    // Heartbeats: every interval, or when the handler asks (at most one per 500 ms).
-    let hb = {
-        let api = api.clone();
-        let token = token.clone();
-        let cancel = cancel.clone();
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let mut last = Instant::now();
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(heartbeat_interval) => {}
-                    _ = beat.notified() => {
-                        let since = last.elapsed();
-                        if since < Duration::from_millis(500) {
-                            tokio::time::sleep(Duration::from_millis(500) - since).await;
-                        }
-                    }
-                    _ = cancel.cancelled() => return,
-                }
-                last = Instant::now();
-                if let Err(e) = api.heartbeat(&token).await {
-                    if e.code().is_some_and(ErrorCode::is_task_closed) {
-                        tracing::info!(error = %e, "the coordinator closed the task");
-                        metrics.tasks_cancelled.fetch_add(1, Ordering::Relaxed);
-                        cancel.cancel();
-                        return;
-                    }
-                    tracing::warn!(error = %e, "heartbeat failed");
-                }
-            }
-        })
-    };
-
     let value: Value = serde_json::from_str(&input).unwrap_or(Value::Null);
-    // Run the handler in its own task so a panic is caught and reported.
+    // Run the handler in its own task so a panic is caught and reported; the
+    // heartbeats run beside it in this task.
     let job = tokio::spawn((handler)(value, ctx));
     let abort = job.abort_handle();
+    let heartbeats = heartbeat_loop(
+        api.as_ref(),
+        &token,
+        &beat,
+        &cancel,
+        &metrics,
+        heartbeat_interval,
+    );
     let result = tokio::select! {
         r = job => match r {
             Ok(r) => Some(r),
             Err(e) if e.is_panic() => Some(Err(TaskFailure::new("Handler.Panic", panic_message(e)))),
             Err(_) => None,
         },
+        // Returns only once the coordinator closed the task.
+        _ = heartbeats => {
+            abort.abort();
+            None
+        }
         _ = cancel.cancelled() => {
             abort.abort();
             None
         }
     };
     cancel.cancel();
-    let _ = hb.await;
     metrics
         .handler_micros_total
         .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
@@ -739,6 +719,42 @@ async fn run_task(
         m.remove(&token);
     }
     metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Sends heartbeats every `interval`, or when the handler asks (at most one
+/// per 500 ms); returns once the coordinator says the task is closed (and
+/// cancels it then), or when `cancel` fires.
+async fn heartbeat_loop(
+    api: &dyn TaskApi,
+    token: &str,
+    beat: &Notify,
+    cancel: &CancellationToken,
+    metrics: &WorkerMetrics,
+    interval: Duration,
+) {
+    let mut last = Instant::now();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = beat.notified() => {
+                let since = last.elapsed();
+                if since < Duration::from_millis(500) {
+                    tokio::time::sleep(Duration::from_millis(500) - since).await;
+                }
+            }
+            _ = cancel.cancelled() => return,
+        }
+        last = Instant::now();
+        if let Err(e) = api.heartbeat(token).await {
+            if e.code().is_some_and(ErrorCode::is_task_closed) {
+                tracing::info!(error = %e, "the coordinator closed the task");
+                metrics.tasks_cancelled.fetch_add(1, Ordering::Relaxed);
+                cancel.cancel();
+                return;
+            }
+            tracing::warn!(error = %e, "heartbeat failed");
+        }
+    }
 }
 
 fn panic_message(e: tokio::task::JoinError) -> String {
