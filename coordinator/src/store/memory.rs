@@ -6,7 +6,7 @@
 //! cursor, the reserved meta key, the meaning of `limit == 0`), so the two
 //! cannot drift apart.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
@@ -133,18 +133,29 @@ impl Tables {
     /// applies completely or not at all.
     fn check(&self, batch: &Batch) -> Result<(), StoreError> {
         check_batch(batch)?;
-        let mut appended: HashSet<(&str, i64)> = HashSet::new();
+        // The highest id of each execution so far, batch included: ids only grow.
+        let mut last: HashMap<&str, i64> = HashMap::new();
         for w in &batch.writes {
             if let Write::AppendEvents { execution, events } = w {
-                let stored = self.history.get(execution);
-                for e in events {
-                    let exists = stored.is_some_and(|h| h.contains_key(&e.id));
-                    if exists || !appended.insert((execution, e.id)) {
+                let mut ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+                ids.sort_unstable();
+                let stored = last.get(execution.as_str()).copied().or_else(|| {
+                    self.history
+                        .get(execution)
+                        .and_then(|h| h.last_key_value().map(|(id, _)| *id))
+                });
+                let mut high = stored;
+                for id in ids {
+                    if high.is_some_and(|h| h >= id) {
                         return Err(StoreError::Database(format!(
-                            "append history event {} of {execution}: the id is taken",
-                            e.id
+                            "append history event {id} of {execution}: an id is taken \
+                             (ids of an execution only grow)"
                         )));
                     }
+                    high = Some(id);
+                }
+                if let Some(h) = high {
+                    last.insert(execution, h);
                 }
             }
         }
@@ -668,12 +679,16 @@ pub(super) mod suite {
             vec![1]
         );
 
-        // A failing batch changes nothing: a taken event id, an id repeated
-        // within the batch, and the reserved meta key.
+        // A failing batch changes nothing: a taken event id, an id below the
+        // last one, an id repeated within the batch, and the reserved meta key.
         for bad in [
             vec![Write::AppendEvents {
                 execution: exec.clone(),
                 events: vec![event(13)],
+            }],
+            vec![Write::AppendEvents {
+                execution: exec.clone(),
+                events: vec![event(21), event(19)],
             }],
             vec![Write::AppendEvents {
                 execution: exec.clone(),

@@ -117,7 +117,8 @@ pub enum Write {
         arn: String,
         runtime: String,
     },
-    /// Append history events of an execution (ids are unique per execution).
+    /// Append history events of an execution: the ids of an execution only
+    /// grow, each above every id stored for it before (else the batch fails).
     AppendEvents {
         execution: String,
         events: Vec<EventRecord>,

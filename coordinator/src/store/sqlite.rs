@@ -89,6 +89,23 @@ const MIGRATIONS: &[&str] = &[
         details TEXT NOT NULL
     );
     CREATE UNIQUE INDEX history_by_execution ON history (execution, id);",
+    // Version 2: history in chunks, one row per execution and commit (see
+    // `encode_events`) instead of one row per event: a 10-state execution
+    // committed at once is one row, not 23 rows and 23 index entries.
+    // Ids only grow, so chunks never overlap (`apply` checks it).
+    "CREATE TABLE history_chunks (
+        execution TEXT NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        events TEXT NOT NULL
+    );
+    CREATE INDEX history_chunks_by_execution ON history_chunks (execution, first_id, last_id);
+    INSERT INTO history_chunks (execution, first_id, last_id, events)
+        SELECT execution, id, id,
+               id || ' ' || previous_id || ' ' || timestamp || ' ' || length(CAST(event_type AS BLOB))
+               || ' ' || length(CAST(details AS BLOB)) || char(10) || event_type || details
+        FROM history ORDER BY execution, id;
+    DROP TABLE history;",
 ];
 
 /// The columns [`execution_row`] reads, in its order.
@@ -390,26 +407,35 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .map_err(db_err(&format!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
-            let mut s = tx
+            let mut ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+            ids.sort_unstable();
+            let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+                return Ok(());
+            };
+            let stored_last: Option<i64> = tx
                 .prepare_cached(
-                    "INSERT INTO history (execution, id, previous_id, timestamp, event_type, details)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "SELECT last_id FROM history_chunks WHERE execution = ?1
+                     ORDER BY first_id DESC LIMIT 1",
                 )
-                .map_err(db_err("prepare append history"))?;
-            for ev in events {
-                s.execute(params![
-                    execution,
-                    ev.id,
-                    ev.previous_id,
-                    ev.timestamp,
-                    ev.event_type,
-                    ev.details
-                ])
+                .and_then(|mut s| s.query_row([execution], |r| r.get(0)).optional())
                 .map_err(db_err(&format!(
-                    "append history event {} of {execution}",
-                    ev.id
+                    "read the last history event of {execution}"
                 )))?;
+            let repeated = ids.windows(2).any(|w| w[0] == w[1]);
+            if repeated || stored_last.is_some_and(|l| l >= first) {
+                return Err(StoreError::Database(format!(
+                    "append history events {first}..{last} of {execution}: an id is taken \
+                     (ids of an execution only grow)"
+                )));
             }
+            tx.prepare_cached(
+                "INSERT INTO history_chunks (execution, first_id, last_id, events)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )
+            .and_then(|mut s| s.execute(params![execution, first, last, encode_events(events)]))
+            .map_err(db_err(&format!(
+                "append history events {first}..{last} of {execution}"
+            )))?;
         }
         Write::PutMeta { key, value } => {
             tx.prepare_cached(
@@ -441,16 +467,6 @@ fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
         revision_id: r.get(12)?,
         parent: r.get(13)?,
         runtime: r.get(14)?,
-    })
-}
-
-fn event_row(r: &Row<'_>) -> rusqlite::Result<EventRecord> {
-    Ok(EventRecord {
-        id: r.get(0)?,
-        previous_id: r.get(1)?,
-        timestamp: r.get(2)?,
-        event_type: r.get(3)?,
-        details: r.get(4)?,
     })
 }
 
@@ -601,36 +617,126 @@ impl Store for SqliteStore {
         reverse: bool,
         limit: usize,
     ) -> Result<Vec<EventRecord>, StoreError> {
-        let sql = match (reverse, after.is_some()) {
-            (false, false) => {
-                "SELECT id, previous_id, timestamp, event_type, details FROM history
-                               WHERE execution = ?1 ORDER BY id LIMIT ?3"
-            }
-            (false, true) => {
-                "SELECT id, previous_id, timestamp, event_type, details FROM history
-                              WHERE execution = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
-            }
-            (true, false) => {
-                "SELECT id, previous_id, timestamp, event_type, details FROM history
-                              WHERE execution = ?1 ORDER BY id DESC LIMIT ?3"
-            }
-            (true, true) => {
-                "SELECT id, previous_id, timestamp, event_type, details FROM history
-                             WHERE execution = ?1 AND id < ?2 ORDER BY id DESC LIMIT ?3"
-            }
+        let limit = page_limit(limit);
+        // Chunks hold ascending, contiguous ids; the chunk holding `after + 1`
+        // starts at the largest `first_id` not above it.
+        let (sql, from) = match (reverse, after) {
+            (false, None) => (
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
+                 ORDER BY first_id",
+                None,
+            ),
+            (false, Some(a)) => (
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id >=
+                     (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
+                      WHERE execution = ?1 AND first_id <= ?2)
+                 ORDER BY first_id",
+                Some(a.saturating_add(1)),
+            ),
+            (true, None) => (
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
+                 ORDER BY first_id DESC",
+                None,
+            ),
+            (true, Some(a)) => (
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id < ?2
+                 ORDER BY first_id DESC",
+                Some(a),
+            ),
         };
+        let context = format!("read history of {execution}");
         self.read(|conn| {
-            conn.prepare_cached(sql)
-                .and_then(|mut s| {
-                    s.query_map(
-                        params![execution, after, sql_limit(page_limit(limit))],
-                        event_row,
-                    )?
-                    .collect::<rusqlite::Result<Vec<_>>>()
-                })
-                .map_err(db_err(&format!("read history of {execution}")))
+            let mut stmt = conn.prepare_cached(sql).map_err(db_err(&context))?;
+            let mut rows = stmt
+                .query(params![execution, from])
+                .map_err(db_err(&context))?;
+            let mut out = Vec::new();
+            let mut chunk = Vec::new();
+            while out.len() < limit {
+                let Some(row) = rows.next().map_err(db_err(&context))? else {
+                    break;
+                };
+                let text = row
+                    .get_ref(0)
+                    .and_then(|v| v.as_str().map_err(Into::into))
+                    .map_err(db_err(&context))?;
+                chunk.clear();
+                decode_events(text, &mut chunk)
+                    .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
+                let wanted = |e: &EventRecord| match (reverse, after) {
+                    (_, None) => true,
+                    (false, Some(a)) => e.id > a,
+                    (true, Some(a)) => e.id < a,
+                };
+                let left = limit - out.len();
+                if reverse {
+                    out.extend(chunk.drain(..).rev().filter(wanted).take(left));
+                } else {
+                    out.extend(chunk.drain(..).filter(wanted).take(left));
+                }
+            }
+            Ok(out)
         })
     }
+}
+
+/// The text of one history chunk: every event as a header line
+/// `id previous_id timestamp type_bytes details_bytes\n` followed by the
+/// event type and the details JSON, both exactly that many bytes long.
+fn encode_events(events: &[EventRecord]) -> String {
+    use std::fmt::Write as _;
+    let mut sorted: Vec<&EventRecord> = events.iter().collect();
+    sorted.sort_by_key(|e| e.id);
+    let size = events
+        .iter()
+        .map(|e| 48 + e.event_type.len() + e.details.len())
+        .sum();
+    let mut text = String::with_capacity(size);
+    for e in sorted {
+        let _ = writeln!(
+            text,
+            "{} {} {} {} {}",
+            e.id,
+            e.previous_id,
+            e.timestamp,
+            e.event_type.len(),
+            e.details.len()
+        );
+        text.push_str(&e.event_type);
+        text.push_str(&e.details);
+    }
+    text
+}
+
+/// Appends the events of a chunk written by [`encode_events`] to `out`.
+fn decode_events(mut rest: &str, out: &mut Vec<EventRecord>) -> Result<(), String> {
+    while !rest.is_empty() {
+        let (header, tail) = rest
+            .split_once('\n')
+            .ok_or("a history event header has no end")?;
+        let bad = || format!("bad history event header {header:?}");
+        let mut fields = header.split(' ');
+        let mut int = || -> Result<i64, String> {
+            fields.next().and_then(|f| f.parse().ok()).ok_or_else(bad)
+        };
+        let (id, previous_id, timestamp) = (int()?, int()?, int()?);
+        let type_len = usize::try_from(int()?).map_err(|_| bad())?;
+        let details_len = usize::try_from(int()?).map_err(|_| bad())?;
+        let end = type_len.checked_add(details_len).ok_or_else(bad)?;
+        let (Some(event_type), Some(details)) = (tail.get(..type_len), tail.get(type_len..end))
+        else {
+            return Err(format!("history event {id} is cut short"));
+        };
+        out.push(EventRecord {
+            id,
+            previous_id,
+            timestamp,
+            event_type: event_type.to_owned(),
+            details: details.to_owned(),
+        });
+        rest = &tail[end..];
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -653,6 +759,114 @@ mod tests {
         drop(store);
         let store = SqliteStore::open(dir.path()).unwrap();
         suite::check_final(&store);
+    }
+
+    #[test]
+    fn history_chunks_round_trip() {
+        let events = vec![
+            EventRecord {
+                id: 7,
+                previous_id: 6,
+                timestamp: -5,
+                event_type: "TaskStateEntered".into(),
+                details: r#"{"input":"line\nbreak é 漢 🎉 \" \\ 1 2 3"}"#.into(),
+            },
+            EventRecord {
+                id: 8,
+                previous_id: 7,
+                timestamp: 1_700_000_000_000,
+                event_type: String::new(),
+                details: String::new(),
+            },
+            suite::event(9),
+        ];
+        // Written out of order, read back in id order.
+        let text = encode_events(&[events[2].clone(), events[0].clone(), events[1].clone()]);
+        let mut back = Vec::new();
+        decode_events(&text, &mut back).unwrap();
+        assert_eq!(back, events);
+        for bad in [
+            "1 0 0 4 2\nPass",
+            "1 0 0 4\nPass{}",
+            "1 0 x 4 2\nPass{}",
+            "1 0 0 -4 2\nPass{}",
+            "1 0 0 4 2",
+            "1 0 0 18446744073709551615 2\nPass{}",
+        ] {
+            assert!(decode_events(bad, &mut Vec::new()).is_err(), "{bad}");
+        }
+        // Cut inside a multi-byte character.
+        assert!(decode_events("1 0 0 1 0\né", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn sqlite_store_reports_a_corrupt_history_chunk() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        raw.execute(
+            "INSERT INTO history_chunks (execution, first_id, last_id, events) VALUES ('x', 1, 1, '1 0 0 99 2\nPass{}')",
+            [],
+        )
+        .unwrap();
+        assert!(matches!(
+            store.history("x", None, false, 0),
+            Err(StoreError::Corrupt(_))
+        ));
+    }
+
+    /// A version 1 database (one history row per event) is migrated to chunks.
+    #[test]
+    fn sqlite_store_migrates_version_1_history() {
+        let dir = temp();
+        {
+            let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            raw.execute_batch(MIGRATIONS[0]).unwrap();
+            raw.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                 INSERT INTO meta (key, value) VALUES ('schema_version', '1');",
+            )
+            .unwrap();
+            let mut events: Vec<EventRecord> = (1..=5).map(suite::event).collect();
+            events[2].details = r#"{"output":"é 漢 🎉 \n"}"#.into();
+            for (exec, evs) in [("a", &events[..]), ("b", &events[..2])] {
+                for e in evs {
+                    raw.execute(
+                        "INSERT INTO history (execution, id, previous_id, timestamp, event_type, details)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![exec, e.id, e.previous_id, e.timestamp, e.event_type, e.details],
+                    )
+                    .unwrap();
+                }
+            }
+            let store = SqliteStore::open(dir.path()).unwrap();
+            assert_eq!(store.history("a", None, false, 0).unwrap(), events);
+            assert_eq!(
+                store.history("b", None, true, 0).unwrap(),
+                vec![events[1].clone(), events[0].clone()]
+            );
+            assert_eq!(
+                store.history("a", Some(2), false, 2).unwrap(),
+                events[2..4].to_vec()
+            );
+        }
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let version: String = raw
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, MIGRATIONS.len().to_string());
+        let old: i64 = raw
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'history'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old, 0);
     }
 
     #[test]
@@ -726,8 +940,11 @@ mod tests {
             .unwrap();
         tx.execute("UPDATE executions SET status = 'ABORTED'", [])
             .unwrap();
-        tx.execute("INSERT INTO history (execution, id, previous_id, timestamp, event_type, details) VALUES ('x', 1, 0, 0, 'T', '{}')", [])
-            .unwrap();
+        tx.execute(
+            "INSERT INTO history_chunks (execution, first_id, last_id, events) VALUES ('x', 1, 1, ?1)",
+            [encode_events(&[suite::event(1)])],
+        )
+        .unwrap();
         assert_eq!(
             store.execution(&committed.arn).unwrap(),
             Some(committed.clone())
@@ -768,11 +985,20 @@ mod tests {
             "{by_status}"
         );
         let history = plan(
-            "SELECT id FROM history WHERE execution = 'x' AND id < 5 ORDER BY id DESC LIMIT 10",
+            "SELECT events FROM history_chunks WHERE execution = 'x' AND first_id < 5 ORDER BY first_id DESC",
         );
         assert!(
-            history.contains("history_by_execution") && !history.contains("TEMP B-TREE"),
+            history.contains("history_chunks_by_execution") && !history.contains("TEMP B-TREE"),
             "{history}"
+        );
+        let from = plan(
+            "SELECT events FROM history_chunks WHERE execution = 'x' AND first_id >=
+                 (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks WHERE execution = 'x' AND first_id <= 5)
+             ORDER BY first_id",
+        );
+        assert!(
+            from.contains("history_chunks_by_execution") && !from.contains("TEMP B-TREE"),
+            "{from}"
         );
     }
 }
