@@ -22,7 +22,7 @@ use crate::env::Variables;
 use crate::error::{StatesError, names};
 use crate::model::{MapMode, StateKind, StateMachine};
 use crate::step::{self, Action, Outcome, StepContext, WaitUntil};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 /// The most history events a run may record (as AWS: 25,000).
 pub const MAX_EVENTS: usize = 25_000;
@@ -134,6 +134,46 @@ fn iso(ms: i64) -> String {
         .unwrap_or_default()
 }
 
+/// Sets `$$.State` to `{Name, EnteredTime[, RetryCount]}`, reusing the
+/// object and its strings of the previous state.
+fn set_state(ctx: &mut Value, name: &str, entered_time: &str, retry_count: Option<u32>) {
+    let Value::Object(ctx) = ctx else {
+        return;
+    };
+    let state = ctx
+        .entry("State")
+        .or_insert_with(|| Value::Object(Map::new()));
+    if !state.is_object() {
+        *state = Value::Object(Map::new());
+    }
+    let Value::Object(state) = state else {
+        return;
+    };
+    set_string(state, "Name", name);
+    set_string(state, "EnteredTime", entered_time);
+    match retry_count {
+        Some(n) => {
+            state.insert("RetryCount".into(), Value::from(n));
+        }
+        None => {
+            // The last key: removing it keeps the order of the others.
+            state.remove("RetryCount");
+        }
+    }
+}
+
+fn set_string(m: &mut Map<String, Value>, key: &str, value: &str) {
+    match m.get_mut(key) {
+        Some(Value::String(s)) => {
+            s.clear();
+            s.push_str(value);
+        }
+        _ => {
+            m.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+}
+
 /// Which `...State<Phase>` event.
 #[derive(Clone, Copy)]
 enum Phase {
@@ -163,11 +203,11 @@ fn state_event(ty: &str, phase: Phase) -> &'static str {
 
 impl Runner<'_> {
     /// `iso(ms)`, formatted once per distinct time.
-    fn iso(&mut self, ms: i64) -> String {
+    fn iso(&mut self, ms: i64) -> &str {
         if self.iso_cache.0 != ms {
             self.iso_cache = (ms, iso(ms));
         }
-        self.iso_cache.1.clone()
+        &self.iso_cache.1
     }
 
     fn event(&mut self, quiet: bool, e: &'static str) -> Result<(), StatesError> {
@@ -209,14 +249,12 @@ impl Runner<'_> {
             let block = matches!(ty, "Parallel" | "Map");
             let outcome = loop {
                 self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-                let entered_time = self.iso(entered_at);
-                ctx["State"] = json!({"Name": name, "EnteredTime": entered_time});
-                if matches!(
+                let retry_count = matches!(
                     state.kind,
                     StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
-                ) {
-                    ctx["State"]["RetryCount"] = json!(retries.iter().sum::<u32>());
-                }
+                )
+                .then(|| retries.iter().sum::<u32>());
+                set_state(ctx, &name, self.iso(entered_at), retry_count);
                 let sc = StepContext {
                     context: &*ctx,
                     vars: &vars,
