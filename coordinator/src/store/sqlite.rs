@@ -651,7 +651,6 @@ impl Store for SqliteStore {
                 .query(params![execution, from])
                 .map_err(db_err(&context))?;
             let mut out = Vec::new();
-            let mut chunk = Vec::new();
             while out.len() < limit {
                 let Some(row) = rows.next().map_err(db_err(&context))? else {
                     break;
@@ -660,19 +659,33 @@ impl Store for SqliteStore {
                     .get_ref(0)
                     .and_then(|v| v.as_str().map_err(Into::into))
                     .map_err(db_err(&context))?;
-                chunk.clear();
-                decode_events(text, &mut chunk)
+                // Only the events of the page are copied out of the chunk.
+                let mut chunk = Vec::new();
+                chunk_events(text, &mut chunk)
                     .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
-                let wanted = |e: &EventRecord| match (reverse, after) {
+                let wanted = |e: &&ChunkEvent<'_>| match (reverse, after) {
                     (_, None) => true,
                     (false, Some(a)) => e.id > a,
                     (true, Some(a)) => e.id < a,
                 };
                 let left = limit - out.len();
                 if reverse {
-                    out.extend(chunk.drain(..).rev().filter(wanted).take(left));
+                    out.extend(
+                        chunk
+                            .iter()
+                            .rev()
+                            .filter(wanted)
+                            .take(left)
+                            .map(ChunkEvent::to_record),
+                    );
                 } else {
-                    out.extend(chunk.drain(..).filter(wanted).take(left));
+                    out.extend(
+                        chunk
+                            .iter()
+                            .filter(wanted)
+                            .take(left)
+                            .map(ChunkEvent::to_record),
+                    );
                 }
             }
             Ok(out)
@@ -708,8 +721,29 @@ fn encode_events(events: &[EventRecord]) -> String {
     text
 }
 
-/// Appends the events of a chunk written by [`encode_events`] to `out`.
-fn decode_events(mut rest: &str, out: &mut Vec<EventRecord>) -> Result<(), String> {
+/// One event of a chunk, borrowed from its text.
+struct ChunkEvent<'a> {
+    id: i64,
+    previous_id: i64,
+    timestamp: i64,
+    event_type: &'a str,
+    details: &'a str,
+}
+
+impl ChunkEvent<'_> {
+    fn to_record(&self) -> EventRecord {
+        EventRecord {
+            id: self.id,
+            previous_id: self.previous_id,
+            timestamp: self.timestamp,
+            event_type: self.event_type.to_owned(),
+            details: self.details.to_owned(),
+        }
+    }
+}
+
+/// Splits a chunk written by [`encode_events`] into its events, copying nothing.
+fn chunk_events<'a>(mut rest: &'a str, out: &mut Vec<ChunkEvent<'a>>) -> Result<(), String> {
     while !rest.is_empty() {
         let (header, tail) = rest
             .split_once('\n')
@@ -727,15 +761,24 @@ fn decode_events(mut rest: &str, out: &mut Vec<EventRecord>) -> Result<(), Strin
         else {
             return Err(format!("history event {id} is cut short"));
         };
-        out.push(EventRecord {
+        out.push(ChunkEvent {
             id,
             previous_id,
             timestamp,
-            event_type: event_type.to_owned(),
-            details: details.to_owned(),
+            event_type,
+            details,
         });
         rest = &tail[end..];
     }
+    Ok(())
+}
+
+/// Appends the events of a chunk written by [`encode_events`] to `out`.
+#[cfg(test)]
+fn decode_events(text: &str, out: &mut Vec<EventRecord>) -> Result<(), String> {
+    let mut events = Vec::new();
+    chunk_events(text, &mut events)?;
+    out.extend(events.iter().map(ChunkEvent::to_record));
     Ok(())
 }
 
