@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::{Duration, Instant};
 use stepwise_sdk::worker::{ActivityOptions, TaskEvent, TaskFailure, service_fn};
-use stepwise_sdk::{Client, Worker};
+use stepwise_sdk::{Client, ClientBuilder, Worker};
 use tokio::sync::{Mutex, Semaphore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -50,6 +50,13 @@ struct Args {
     /// An endpoint already running.
     #[arg(long, default_value = "http://127.0.0.1:8083")]
     endpoint: String,
+    /// Drive AWS Step Functions itself in this region instead of `--endpoint`
+    /// (SigV4, credentials from the environment, profile, ECS or EC2).
+    #[arg(long, conflicts_with = "spawn")]
+    region: Option<String>,
+    /// The role the benchmark's state machines are created with (a real role on AWS).
+    #[arg(long, default_value = "arn:aws:iam::123456789012:role/bench")]
+    role_arn: String,
     /// Start this coordinator binary on a fresh data directory instead (records startup, CPU and RSS).
     #[arg(long)]
     spawn: Option<String>,
@@ -97,31 +104,36 @@ struct Report {
     note: String,
 }
 
+/// The Step Functions API through the SDK's client: pooled connections,
+/// SigV4 when there are credentials (real AWS), retries on throttling.
 #[derive(Clone)]
 struct Api {
-    http: reqwest::Client,
-    endpoint: String,
+    client: Client,
+    builder: ClientBuilder,
+    /// The role state machines are created with.
+    role_arn: String,
 }
 
 impl Api {
+    fn new(builder: ClientBuilder, role_arn: String) -> Result<Self, String> {
+        let client = builder.clone().build().map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            builder,
+            role_arn,
+        })
+    }
+
     async fn call(&self, action: &str, body: Value) -> Result<Value, String> {
-        let r = self
-            .http
-            .post(&self.endpoint)
-            .header("X-Amz-Target", format!("AWSStepFunctions.{action}"))
-            .header("Content-Type", "application/x-amz-json-1.0")
-            .body(body.to_string())
-            .send()
+        self.client
+            .call_json(action, &body)
             .await
-            .map_err(|e| format!("{action}: {e}"))?;
-        let status = r.status();
-        let text = r.text().await.map_err(|e| format!("{action}: {e}"))?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(v)
-        } else {
-            Err(format!("{action}: {status} {text}"))
-        }
+            .map_err(|e| format!("{action}: {e}"))
+    }
+
+    /// A client of its own (one per worker), configured as this one.
+    fn new_client(&self) -> Result<Client, stepwise_sdk::Error> {
+        self.builder.clone().build()
     }
 }
 
@@ -232,7 +244,7 @@ async fn create_machine(api: &Api, name: &str, def: &Value, ty: &str) -> Result<
     let r = api
         .call(
             "CreateStateMachine",
-            json!({"name": unique, "definition": def.to_string(), "roleArn": "arn:aws:iam::123456789012:role/bench", "type": ty}),
+            json!({"name": unique, "definition": def.to_string(), "roleArn": api.role_arn, "type": ty}),
         )
         .await?;
     r["stateMachineArn"]
@@ -436,11 +448,7 @@ async fn activity_round_trips(
     let mut stops = Vec::new();
     let mut runs = Vec::new();
     for w in 0..args.workers {
-        let worker = match Client::builder()
-            .endpoint_url(api.endpoint.clone())
-            .from_env()
-            .build()
-        {
+        let worker = match api.new_client() {
             Ok(client) => {
                 Worker::builder()
                     .client(client)
@@ -734,19 +742,18 @@ async fn main() -> std::process::ExitCode {
         },
         None => (None, args.endpoint.clone()),
     };
-    let http = match reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .timeout(Duration::from_secs(75))
-        .tcp_nodelay(true)
-        .build()
-    {
-        Ok(h) => h,
+    let builder = match (&args.region, &server) {
+        // Real AWS: the regional endpoint, credentials from the standard chain.
+        (Some(region), None) => Client::builder().region(region.clone()).from_env(),
+        _ => Client::builder().endpoint_url(endpoint).from_env(),
+    };
+    let api = match Api::new(builder, args.role_arn.clone()) {
+        Ok(a) => a,
         Err(e) => {
-            eprintln!("stepwise-bench: http client: {e}");
+            eprintln!("stepwise-bench: client: {e}");
             return std::process::ExitCode::from(2);
         }
     };
-    let api = Api { http, endpoint };
     let mut server = server;
     if let Some(s) = &mut server {
         if let Err(e) = api.call("ListStateMachines", json!({})).await {

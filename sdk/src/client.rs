@@ -357,6 +357,17 @@ impl Client {
             .await
     }
 
+    /// Any action by name with a JSON body: for tools (such as a load
+    /// generator) and for actions this client has no typed method for.
+    /// Signed and retried like the typed calls.
+    pub async fn call_json(
+        &self,
+        action: &str,
+        input: &serde_json::Value,
+    ) -> Result<serde_json::Value, Error> {
+        self.call(action, input).await
+    }
+
     async fn call<I: Serialize, O: DeserializeOwned>(
         &self,
         action: &str,
