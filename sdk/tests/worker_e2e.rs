@@ -240,6 +240,17 @@ async fn client_errors_are_typed() {
         .await
         .unwrap_err();
     assert_eq!(e.code(), Some(&stepwise_sdk::ErrorCode::InvalidToken));
+    // Any action by name, as JSON.
+    let listed = c
+        .call_json("ListActivities", &serde_json::json!({"maxResults": 5}))
+        .await
+        .unwrap();
+    assert!(listed["activities"].is_array(), "{listed}");
+    let e = c
+        .call_json("NoSuchAction", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(e.code().is_some(), "{e}");
     // Name resolution: a worker registered by name creates the activity.
     let w = Worker::builder()
         .client(c.clone())
