@@ -27,6 +27,10 @@ const DB_FILE: &str = "stepwise.db";
 const LOCK_FILE: &str = "stepwise.lock";
 /// How long a connection waits for a lock held by another connection.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// WAL pages between automatic checkpoints (~40 MiB with 4 KiB pages).
+const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+/// The size, in bytes, the WAL file is truncated to after a checkpoint when it grew past it.
+const WAL_SIZE_LIMIT: i64 = 64 * 1024 * 1024;
 /// Idle reader connections kept open.
 const READERS: usize = 4;
 
@@ -189,6 +193,15 @@ impl SqliteStore {
         writer
             .pragma_update(None, "foreign_keys", "ON")
             .map_err(db_err("enable foreign keys"))?;
+        // Checkpoint every WAL_CHECKPOINT_PAGES (SQLite's default of 1,000
+        // checkpoints a busy server ~20 times a second, each with an fsync of
+        // the database file); keep the WAL file within WAL_SIZE_LIMIT after one.
+        writer
+            .pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)
+            .map_err(db_err("set wal_autocheckpoint"))?;
+        writer
+            .pragma_update(None, "journal_size_limit", WAL_SIZE_LIMIT)
+            .map_err(db_err("set journal_size_limit"))?;
         writer.set_prepared_statement_cache_capacity(64);
         migrate(&mut writer)?;
 
@@ -917,6 +930,21 @@ mod tests {
         let dir = temp();
         let store = SqliteStore::open(dir.path()).unwrap();
         suite::bulk(&store);
+    }
+
+    #[test]
+    fn sqlite_writer_checkpoints_less_often_than_the_default() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let w = lock(&store.writer);
+        let pages: i64 = w
+            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pages, WAL_CHECKPOINT_PAGES);
+        let limit: i64 = w
+            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(limit, WAL_SIZE_LIMIT);
     }
 
     #[test]
