@@ -4,6 +4,14 @@
 use serde_json::{Map, Value};
 use std::cell::Cell;
 
+/// A time in the form of the context object's timestamps
+/// (`$$.Execution.StartTime`, `$$.State.EnteredTime`): `2024-01-02T03:04:05.678Z`.
+pub fn iso8601(ms: i64) -> String {
+    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        .unwrap_or_default()
+}
+
 /// Workflow variables visible to a state (`$name` in paths and intrinsics).
 pub type Variables = Map<String, Value>;
 

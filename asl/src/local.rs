@@ -18,9 +18,9 @@
 //! assert_eq!(r.elapsed_ms, 30_000);
 //! ```
 
-use crate::env::Variables;
+use crate::env::{Variables, iso8601 as iso};
 use crate::error::{StatesError, names};
-use crate::model::{MapMode, StateKind, StateMachine};
+use crate::model::{MapMode, StateKind, StateMachine, StatePhase};
 use crate::step::{self, Action, Outcome, StepContext, WaitUntil};
 use serde_json::{Map, Value, json};
 
@@ -128,12 +128,6 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
     }
 }
 
-fn iso(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
-
 /// Sets `$$.State` to `{Name, EnteredTime[, RetryCount]}`, reusing the
 /// object and its strings of the previous state.
 fn set_state(ctx: &mut Value, name: &str, entered_time: &str, retry_count: Option<u32>) {
@@ -172,33 +166,6 @@ fn set_string(m: &mut Map<String, Value>, key: &str, value: &str) {
             m.insert(key.to_owned(), Value::String(value.to_owned()));
         }
     }
-}
-
-/// Which `...State<Phase>` event.
-#[derive(Clone, Copy)]
-enum Phase {
-    Entered,
-    Exited,
-    Failed,
-}
-
-/// `<ty>StateEntered`, `<ty>StateExited` or `<ty>StateFailed`, without allocating.
-fn state_event(ty: &str, phase: Phase) -> &'static str {
-    macro_rules! names {
-        ($($t:literal),*) => {
-            match (ty, phase) {
-                $(
-                    ($t, Phase::Entered) => concat!($t, "StateEntered"),
-                    ($t, Phase::Exited) => concat!($t, "StateExited"),
-                    ($t, Phase::Failed) => concat!($t, "StateFailed"),
-                )*
-                _ => "StateEvent",
-            }
-        };
-    }
-    names!(
-        "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map"
-    )
 }
 
 impl Runner<'_> {
@@ -242,7 +209,7 @@ impl Runner<'_> {
                 )));
             };
             let ty = state.kind.type_name();
-            self.event(quiet, state_event(ty, Phase::Entered))?;
+            self.event(quiet, state.kind.event_type(StatePhase::Entered))?;
             let entered_id = self.events.len() as u64;
             let entered_at = self.now;
             let mut retries: Vec<u32> = Vec::new();
@@ -419,7 +386,7 @@ impl Runner<'_> {
                             && children_failed
                             && matches!(other, Outcome::Caught { .. } | Outcome::Fail(_))
                         {
-                            self.event(quiet, state_event(ty, Phase::Failed))?;
+                            self.event(quiet, state.kind.event_type(StatePhase::Failed))?;
                         }
                         break other;
                     }
@@ -437,14 +404,14 @@ impl Runner<'_> {
                     assigned,
                     ..
                 } => {
-                    self.event(quiet, state_event(ty, Phase::Exited))?;
+                    self.event(quiet, state.kind.event_type(StatePhase::Exited))?;
                     vars.extend(assigned);
                     name = next;
                     input = output;
                 }
                 Outcome::End { output, .. } => {
                     if ty != "Fail" {
-                        self.event(quiet, state_event(ty, Phase::Exited))?;
+                        self.event(quiet, state.kind.event_type(StatePhase::Exited))?;
                     }
                     return Ok(output);
                 }
@@ -462,17 +429,6 @@ mod tests {
 
     fn m(def: Value) -> StateMachine {
         compile(&def, CompileOptions::default()).unwrap()
-    }
-
-    #[test]
-    fn every_state_type_has_its_event_names() {
-        for ty in [
-            "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Parallel", "Map",
-        ] {
-            assert_eq!(state_event(ty, Phase::Entered), format!("{ty}StateEntered"));
-            assert_eq!(state_event(ty, Phase::Exited), format!("{ty}StateExited"));
-            assert_eq!(state_event(ty, Phase::Failed), format!("{ty}StateFailed"));
-        }
     }
 
     #[test]

@@ -162,7 +162,42 @@ pub enum StateKind {
     Map(Box<MapState>),
 }
 
+/// Which of a state's own history events: `<Type>StateEntered`,
+/// `<Type>StateExited` or `<Type>StateFailed` (Parallel and Map).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatePhase {
+    /// `...StateEntered`.
+    Entered,
+    /// `...StateExited`.
+    Exited,
+    /// `...StateFailed`.
+    Failed,
+}
+
 impl StateKind {
+    /// The history event type of `phase` for this kind of state, e.g. `PassStateEntered`.
+    pub fn event_type(&self, phase: StatePhase) -> &'static str {
+        macro_rules! names {
+            ($t:literal) => {
+                match phase {
+                    StatePhase::Entered => concat!($t, "StateEntered"),
+                    StatePhase::Exited => concat!($t, "StateExited"),
+                    StatePhase::Failed => concat!($t, "StateFailed"),
+                }
+            };
+        }
+        match self {
+            StateKind::Pass { .. } => names!("Pass"),
+            StateKind::Task(_) => names!("Task"),
+            StateKind::Choice(_) => names!("Choice"),
+            StateKind::Wait(_) => names!("Wait"),
+            StateKind::Succeed => names!("Succeed"),
+            StateKind::Fail(_) => names!("Fail"),
+            StateKind::Parallel { .. } => names!("Parallel"),
+            StateKind::Map(_) => names!("Map"),
+        }
+    }
+
     /// The type name used in history events (`Pass`, `Task`, ...).
     pub fn type_name(&self) -> &'static str {
         match self {
@@ -367,4 +402,44 @@ pub struct Catcher {
     pub output: Option<JsonataValue>,
     /// `Assign`.
     pub assign: Option<Assign>,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use crate::compile::{CompileOptions, compile};
+    use serde_json::json;
+
+    #[test]
+    fn every_state_type_has_its_event_names() {
+        let m = compile(
+            &json!({"StartAt": "Pass", "States": {
+                "Pass": {"Type": "Pass", "Next": "Task"},
+                "Task": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:a", "Next": "Choice"},
+                "Choice": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsPresent": true, "Next": "Fail"}], "Default": "Wait"},
+                "Wait": {"Type": "Wait", "Seconds": 1, "Next": "Parallel"},
+                "Parallel": {"Type": "Parallel", "Next": "Map", "Branches": [
+                    {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}]},
+                "Map": {"Type": "Map", "Next": "Succeed", "ItemProcessor": {"StartAt": "I", "States": {
+                    "I": {"Type": "Pass", "End": true}}}},
+                "Succeed": {"Type": "Succeed"},
+                "Fail": {"Type": "Fail"}}}),
+            CompileOptions::default(),
+        )
+        .unwrap();
+        assert_eq!(m.states.len(), 8);
+        for (name, state) in &m.states {
+            let ty = state.kind.type_name();
+            assert_eq!(ty, name);
+            for (phase, suffix) in [
+                (StatePhase::Entered, "StateEntered"),
+                (StatePhase::Exited, "StateExited"),
+                (StatePhase::Failed, "StateFailed"),
+            ] {
+                assert_eq!(state.kind.event_type(phase), format!("{ty}{suffix}"));
+            }
+        }
+    }
 }

@@ -41,11 +41,7 @@ impl Clock for ManualClock {
 }
 
 /// `2024-01-02T03:04:05.678Z`, the form of `$$.Execution.StartTime`.
-pub fn iso8601(ms: i64) -> String {
-    chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms)
-        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-        .unwrap_or_default()
-}
+pub use stepwise_asl::env::iso8601;
 
 /// Epoch seconds with fractions, as AWS JSON 1.0 encodes timestamps.
 pub fn epoch_seconds(ms: i64) -> f64 {

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
-use stepwise_asl::model::{MapMode, StateKind, StateMachine};
+use stepwise_asl::model::{MapMode, StateKind, StateMachine, StatePhase};
 use stepwise_asl::step::{self, Action, Outcome, StepContext, WaitUntil};
 use stepwise_asl::{StatesError, Variables, names};
 
@@ -423,7 +423,6 @@ impl Runtime {
             ))));
             return;
         };
-        let type_name = state.kind.type_name();
         if !f.entered {
             f.entered = true;
             f.entered_time = cx.now;
@@ -433,7 +432,7 @@ impl Runtime {
                 cx,
                 &mut f.last_event,
                 f.quiet,
-                entered_type(type_name),
+                state.kind.event_type(StatePhase::Entered),
                 details,
             );
         }
@@ -752,11 +751,13 @@ impl Runtime {
     /// Applies an outcome to a frame: records the exit (or failure) events,
     /// applies the variables the state assigned, and moves on.
     fn apply(&mut self, cx: &mut Cx<'_>, f: &mut Frame, o: Outcome) {
-        let type_name = machine_at(cx.machine, &f.path)
+        /// What a state missing from its machine (never the case once compiled) is recorded as.
+        static MISSING: StateKind = StateKind::Pass { result: None };
+        let machine = cx.machine;
+        let kind = machine_at(machine, &f.path)
             .and_then(|m| m.state(&f.state))
-            .map(|s| s.kind.type_name())
-            .unwrap_or("Pass");
-        let block = matches!(type_name, "Parallel" | "Map");
+            .map_or(&MISSING, |s| &s.kind);
+        let block = matches!(kind, StateKind::Parallel { .. } | StateKind::Map(_));
         // A failed JSONata evaluation is recorded before what follows from it.
         let evaluation_failed = match &o {
             Outcome::Retry { error, .. } | Outcome::Caught { error, .. } | Outcome::Fail(error) => {
@@ -770,12 +771,12 @@ impl Runtime {
                 output,
                 assigned,
             } => {
-                self.exit(cx, f, type_name, &output, &assigned);
+                self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.next_state(state, output);
             }
             Outcome::End { output, assigned } => {
-                self.exit(cx, f, type_name, &output, &assigned);
+                self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.pending = Pending::Done(Ok(output));
             }
@@ -807,11 +808,11 @@ impl Runtime {
                         cx,
                         &mut f.last_event,
                         f.quiet,
-                        failed_type(type_name),
+                        kind.event_type(StatePhase::Failed),
                         json!({}),
                     );
                 }
-                self.exit(cx, f, type_name, &output, &assigned);
+                self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.next_state(state, output);
             }
@@ -821,7 +822,7 @@ impl Runtime {
                         cx,
                         &mut f.last_event,
                         f.quiet,
-                        failed_type(type_name),
+                        kind.event_type(StatePhase::Failed),
                         json!({}),
                     );
                 }
@@ -845,11 +846,11 @@ impl Runtime {
         &mut self,
         cx: &mut Cx<'_>,
         f: &mut Frame,
-        type_name: &str,
+        kind: &StateKind,
         output: &Value,
         assigned: &Variables,
     ) {
-        if type_name == "Fail" {
+        if matches!(kind, StateKind::Fail(_)) {
             return;
         }
         let mut details = json!({
@@ -866,7 +867,7 @@ impl Runtime {
             cx,
             &mut f.last_event,
             f.quiet,
-            exited_type(type_name),
+            kind.event_type(StatePhase::Exited),
             json!({ "stateExitedEventDetails": details }),
         );
     }
@@ -1371,39 +1372,6 @@ fn scale(ms: f64, factor: f64) -> i64 {
 /// Compact JSON text of a value.
 pub fn to_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
-}
-
-fn entered_type(t: &str) -> &'static str {
-    match t {
-        "Pass" => "PassStateEntered",
-        "Task" => "TaskStateEntered",
-        "Choice" => "ChoiceStateEntered",
-        "Wait" => "WaitStateEntered",
-        "Succeed" => "SucceedStateEntered",
-        "Fail" => "FailStateEntered",
-        "Parallel" => "ParallelStateEntered",
-        _ => "MapStateEntered",
-    }
-}
-
-fn exited_type(t: &str) -> &'static str {
-    match t {
-        "Pass" => "PassStateExited",
-        "Task" => "TaskStateExited",
-        "Choice" => "ChoiceStateExited",
-        "Wait" => "WaitStateExited",
-        "Succeed" => "SucceedStateExited",
-        "Parallel" => "ParallelStateExited",
-        _ => "MapStateExited",
-    }
-}
-
-fn failed_type(t: &str) -> &'static str {
-    if t == "Parallel" {
-        "ParallelStateFailed"
-    } else {
-        "MapStateFailed"
-    }
 }
 
 #[cfg(test)]

@@ -41,6 +41,29 @@ pub(super) fn page_limit(limit: usize) -> usize {
     if limit == 0 { usize::MAX } else { limit }
 }
 
+/// The first and last ids of events appended to `execution`, whose highest
+/// stored id is `stored_last`; fails unless every id is new and above it (the
+/// ids of an execution only grow). `None` for no events.
+pub(super) fn appended_ids(
+    execution: &str,
+    events: &[EventRecord],
+    stored_last: Option<i64>,
+) -> Result<Option<(i64, i64)>, StoreError> {
+    let mut ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    ids.sort_unstable();
+    let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+        return Ok(None);
+    };
+    let repeated = ids.windows(2).any(|w| w[0] == w[1]);
+    if repeated || stored_last.is_some_and(|l| l >= first) {
+        return Err(StoreError::Database(format!(
+            "append history events {first}..{last} of {execution}: an id is taken \
+             (ids of an execution only grow)"
+        )));
+    }
+    Ok(Some((first, last)))
+}
+
 /// Rejects writes that no store accepts, before anything is applied.
 pub(super) fn check_batch(batch: &Batch) -> Result<(), StoreError> {
     for w in &batch.writes {
@@ -137,25 +160,13 @@ impl Tables {
         let mut last: HashMap<&str, i64> = HashMap::new();
         for w in &batch.writes {
             if let Write::AppendEvents { execution, events } = w {
-                let mut ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-                ids.sort_unstable();
                 let stored = last.get(execution.as_str()).copied().or_else(|| {
                     self.history
                         .get(execution)
                         .and_then(|h| h.last_key_value().map(|(id, _)| *id))
                 });
-                let mut high = stored;
-                for id in ids {
-                    if high.is_some_and(|h| h >= id) {
-                        return Err(StoreError::Database(format!(
-                            "append history event {id} of {execution}: an id is taken \
-                             (ids of an execution only grow)"
-                        )));
-                    }
-                    high = Some(id);
-                }
-                if let Some(h) = high {
-                    last.insert(execution, h);
+                if let Some((_, high)) = appended_ids(execution, events, stored)? {
+                    last.insert(execution, high);
                 }
             }
         }

@@ -14,7 +14,8 @@ use std::time::Duration;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::memory::{
-    RUNNING, SCHEMA_VERSION_KEY, check_batch, decode_cursor, encode_cursor, page_limit,
+    RUNNING, SCHEMA_VERSION_KEY, appended_ids, check_batch, decode_cursor, encode_cursor,
+    page_limit,
 };
 use super::{
     ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Page, Snapshot,
@@ -420,11 +421,9 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .map_err(db_err(&format!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
-            let mut ids: Vec<i64> = events.iter().map(|e| e.id).collect();
-            ids.sort_unstable();
-            let (Some(&first), Some(&last)) = (ids.first(), ids.last()) else {
+            if events.is_empty() {
                 return Ok(());
-            };
+            }
             let stored_last: Option<i64> = tx
                 .prepare_cached(
                     "SELECT last_id FROM history_chunks WHERE execution = ?1
@@ -434,13 +433,9 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .map_err(db_err(&format!(
                     "read the last history event of {execution}"
                 )))?;
-            let repeated = ids.windows(2).any(|w| w[0] == w[1]);
-            if repeated || stored_last.is_some_and(|l| l >= first) {
-                return Err(StoreError::Database(format!(
-                    "append history events {first}..{last} of {execution}: an id is taken \
-                     (ids of an execution only grow)"
-                )));
-            }
+            let Some((first, last)) = appended_ids(execution, events, stored_last)? else {
+                return Ok(());
+            };
             tx.prepare_cached(
                 "INSERT INTO history_chunks (execution, first_id, last_id, events)
                  VALUES (?1, ?2, ?3, ?4)",
@@ -681,25 +676,17 @@ impl Store for SqliteStore {
                     (false, Some(a)) => e.id > a,
                     (true, Some(a)) => e.id < a,
                 };
-                let left = limit - out.len();
                 if reverse {
-                    out.extend(
-                        chunk
-                            .iter()
-                            .rev()
-                            .filter(wanted)
-                            .take(left)
-                            .map(ChunkEvent::to_record),
-                    );
-                } else {
-                    out.extend(
-                        chunk
-                            .iter()
-                            .filter(wanted)
-                            .take(left)
-                            .map(ChunkEvent::to_record),
-                    );
+                    chunk.reverse();
                 }
+                let left = limit - out.len();
+                out.extend(
+                    chunk
+                        .iter()
+                        .filter(wanted)
+                        .take(left)
+                        .map(ChunkEvent::to_record),
+                );
             }
             Ok(out)
         })
@@ -806,6 +793,11 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
+    /// The single value `sql` selects.
+    fn one<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> T {
+        conn.query_row(sql, [], |r| r.get(0)).unwrap()
+    }
+
     #[test]
     fn sqlite_store_behaves_and_survives_reopen() {
         let dir = temp();
@@ -907,21 +899,12 @@ mod tests {
             );
         }
         let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        let version: String = raw
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'schema_version'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let version: String = one(&raw, "SELECT value FROM meta WHERE key = 'schema_version'");
         assert_eq!(version, MIGRATIONS.len().to_string());
-        let old: i64 = raw
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'history'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let old: i64 = one(
+            &raw,
+            "SELECT count(*) FROM sqlite_master WHERE name = 'history'",
+        );
         assert_eq!(old, 0);
     }
 
@@ -937,13 +920,9 @@ mod tests {
         let dir = temp();
         let store = SqliteStore::open(dir.path()).unwrap();
         let w = lock(&store.writer);
-        let pages: i64 = w
-            .query_row("PRAGMA wal_autocheckpoint", [], |r| r.get(0))
-            .unwrap();
+        let pages: i64 = one(&w, "PRAGMA wal_autocheckpoint");
         assert_eq!(pages, WAL_CHECKPOINT_PAGES);
-        let limit: i64 = w
-            .query_row("PRAGMA journal_size_limit", [], |r| r.get(0))
-            .unwrap();
+        let limit: i64 = one(&w, "PRAGMA journal_size_limit");
         assert_eq!(limit, WAL_SIZE_LIMIT);
     }
 
