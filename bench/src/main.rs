@@ -468,6 +468,10 @@ async fn activity_round_trips(
         }
     }
     let t0 = Instant::now();
+    // Each start is its own task: a StartExecution answers once it is durable,
+    // so starting them one after another would make the feeder, not the
+    // coordinator or the workers, the limit.
+    let mut starts = Vec::with_capacity(n);
     for i in 0..n {
         if Instant::now() > deadline {
             break;
@@ -476,8 +480,14 @@ async fn activity_round_trips(
             break;
         };
         permit.forget();
+        let api = api.clone();
         let body = json!({"stateMachineArn": m, "input": json!({"id": i, "step": 0}).to_string()});
-        let _ = api.call("StartExecution", body).await;
+        starts.push(tokio::spawn(async move {
+            let _ = api.call("StartExecution", body).await;
+        }));
+    }
+    for s in starts {
+        let _ = s.await;
     }
     let _ = tokio::time::timeout_at(
         tokio::time::Instant::from_std(deadline),

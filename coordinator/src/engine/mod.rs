@@ -539,7 +539,16 @@ impl Engine {
         let batch = std::mem::take(&mut self.batch);
         let store = self.store.clone();
         Some(Commit {
-            task: tokio::task::spawn_blocking(move || store.commit(&batch)),
+            task: tokio::task::spawn_blocking(move || {
+                let t0 = std::time::Instant::now();
+                let r = store.commit(&batch);
+                tracing::debug!(
+                    writes = batch.writes.len(),
+                    micros = t0.elapsed().as_micros() as u64,
+                    "committed a round"
+                );
+                r
+            }),
             effects,
             round,
         })
