@@ -72,12 +72,12 @@ struct Args {
     /// Activity workers.
     #[arg(long, default_value_t = 8)]
     workers: usize,
-    /// Tasks each activity worker runs at once (the SDK's own default is 4).
-    #[arg(long, default_value_t = 1)]
-    worker_concurrency: usize,
-    /// Long polls each activity worker keeps open (the SDK's own default is 2).
-    #[arg(long, default_value_t = 1)]
-    worker_pollers: usize,
+    /// Tasks each activity worker runs at once (default: the SDK's, 4).
+    #[arg(long)]
+    worker_concurrency: Option<usize>,
+    /// Long polls each activity worker keeps open (default: the SDK's, 2).
+    #[arg(long)]
+    worker_pollers: Option<usize>,
     /// Stop any loop after this many seconds.
     #[arg(long, default_value_t = 120)]
     max_seconds: u64,
@@ -389,7 +389,7 @@ struct ActivityRun {
 
 /// Starts `n` executions of the 5-Task machine `m`, at most `in_flight` at a
 /// time, answered by `args.workers` instances of the SDK's [`Worker`] (each
-/// with its own client, running `args.worker_concurrency` tasks at once);
+/// with its own client and the SDK's default options unless `args` set them);
 /// returns when every execution has ended or at the deadline.
 async fn activity_round_trips(
     api: &Api,
@@ -400,10 +400,11 @@ async fn activity_round_trips(
     in_flight: usize,
     deadline: Instant,
 ) -> ActivityRun {
+    let defaults = ActivityOptions::default();
     let options = ActivityOptions {
-        concurrency: args.worker_concurrency,
-        pollers: args.worker_pollers,
-        ..Default::default()
+        concurrency: args.worker_concurrency.unwrap_or(defaults.concurrency),
+        pollers: args.worker_pollers.unwrap_or(defaults.pollers),
+        ..defaults
     };
     let total_tasks = n * 5;
     let in_flight = Arc::new(Semaphore::new(in_flight));
