@@ -6,7 +6,7 @@
 //! cursor, the reserved meta key, the meaning of `limit == 0`), so the two
 //! cannot drift apart.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
@@ -158,8 +158,18 @@ impl Tables {
         check_batch(batch)?;
         // The highest id of each execution so far, batch included: ids only grow.
         let mut last: HashMap<&str, i64> = HashMap::new();
+        // Executions put earlier in the batch.
+        let mut put: HashSet<&str> = HashSet::new();
         for w in &batch.writes {
+            if let Write::PutExecution(e) = w {
+                put.insert(&e.arn);
+            }
             if let Write::AppendEvents { execution, events } = w {
+                if !put.contains(execution.as_str()) && !self.executions.contains_key(execution) {
+                    return Err(StoreError::Database(format!(
+                        "history events for {execution}, an execution that is not stored"
+                    )));
+                }
                 let stored = last.get(execution.as_str()).copied().or_else(|| {
                     self.history
                         .get(execution)
@@ -761,9 +771,10 @@ pub(super) mod suite {
 
     /// One commit of 5,000 history events (a large group commit).
     pub(in crate::store) fn bulk(store: &dyn Store) {
-        let exec = "arn:aws:states:us-east-1:123456789012:execution:orders:bulk".to_string();
+        let put = execution(7, MACHINE, 7, "RUNNING");
+        let exec = put.arn.clone();
         let mut batch = Batch::default();
-        batch.push(Write::PutExecution(execution(7, MACHINE, 7, "RUNNING")));
+        batch.push(Write::PutExecution(put));
         for chunk in (1..=5_000).collect::<Vec<i64>>().chunks(50) {
             batch.push(Write::AppendEvents {
                 execution: exec.clone(),
@@ -783,6 +794,19 @@ pub(super) mod suite {
     #[test]
     fn memory_store_behaves() {
         exercise(&MemoryStore::new());
+    }
+
+    #[test]
+    fn memory_store_refuses_history_of_an_unknown_execution() {
+        let store = MemoryStore::new();
+        let batch = Batch {
+            writes: vec![Write::AppendEvents {
+                execution: "nowhere".into(),
+                events: vec![event(1)],
+            }],
+        };
+        assert!(matches!(store.commit(&batch), Err(StoreError::Database(_))));
+        assert!(store.history("nowhere", None, false, 0).unwrap().is_empty());
     }
 
     #[test]

@@ -117,8 +117,9 @@ pub enum Write {
         arn: String,
         runtime: String,
     },
-    /// Append history events of an execution: the ids of an execution only
-    /// grow, each above every id stored for it before (else the batch fails).
+    /// Append history events of an execution stored before or put earlier in
+    /// the batch: the ids of an execution only grow, each above every id
+    /// stored for it before (else the batch fails).
     AppendEvents {
         execution: String,
         events: Vec<EventRecord>,

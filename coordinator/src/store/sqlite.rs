@@ -112,6 +112,55 @@ const MIGRATIONS: &[&str] = &[
                || ' ' || length(CAST(details AS BLOB)) || char(10) || event_type || details
         FROM history ORDER BY execution, id;
     DROP TABLE history;",
+    // Version 3: executions get a stable integer id (numbered in start
+    // order), and history chunks name their execution by it. The chunk index
+    // was keyed by ARN, so each commit wrote one scattered leaf page per
+    // execution it touched (half the WAL frames of a busy server); ids of the
+    // executions running at a time are close together, so their index
+    // entries share a few pages.
+    "CREATE TABLE executions_v3 (
+        id INTEGER PRIMARY KEY,
+        arn TEXT UNIQUE NOT NULL,
+        state_machine_arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        start INTEGER NOT NULL,
+        stop INTEGER,
+        definition TEXT NOT NULL,
+        role_arn TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        parent TEXT,
+        runtime TEXT
+    );
+    INSERT INTO executions_v3 (arn, state_machine_arn, name, status, input, output, error, cause,
+            start, stop, definition, role_arn, revision_id, parent, runtime)
+        SELECT arn, state_machine_arn, name, status, input, output, error, cause,
+            start, stop, definition, role_arn, revision_id, parent, runtime
+        FROM executions ORDER BY start, arn;
+    CREATE TABLE history_v3 (
+        execution INTEGER NOT NULL,
+        first_id INTEGER NOT NULL,
+        last_id INTEGER NOT NULL,
+        events TEXT NOT NULL
+    );
+    INSERT INTO history_v3 (execution, first_id, last_id, events)
+        SELECT e.id, h.first_id, h.last_id, h.events
+        FROM history_chunks h JOIN executions_v3 e ON e.arn = h.execution
+        ORDER BY e.id, h.first_id;
+    DROP TABLE history_chunks;
+    DROP TABLE executions;
+    ALTER TABLE executions_v3 RENAME TO executions;
+    ALTER TABLE history_v3 RENAME TO history_chunks;
+    CREATE INDEX executions_by_machine
+        ON executions (state_machine_arn, start DESC, arn DESC);
+    CREATE INDEX executions_by_machine_status
+        ON executions (state_machine_arn, status, start DESC, arn DESC);
+    CREATE INDEX executions_running ON executions (start, arn) WHERE status = 'RUNNING';
+    CREATE INDEX history_chunks_by_execution ON history_chunks (execution, first_id, last_id);",
 ];
 
 /// The columns [`execution_row`] reads, in its order.
@@ -436,15 +485,24 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             if events.is_empty() {
                 return Ok(());
             }
-            let stored_last: Option<i64> = tx
+            let found: Option<(i64, Option<i64>)> = tx
                 .prepare_cached(
-                    "SELECT last_id FROM history_chunks WHERE execution = ?1
-                     ORDER BY first_id DESC LIMIT 1",
+                    "SELECT id, (SELECT last_id FROM history_chunks WHERE execution = id
+                                 ORDER BY first_id DESC LIMIT 1)
+                     FROM executions WHERE arn = ?1",
                 )
-                .and_then(|mut s| s.query_row([execution], |r| r.get(0)).optional())
+                .and_then(|mut s| {
+                    s.query_row([execution], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(db_err(&format!(
                     "read the last history event of {execution}"
                 )))?;
+            let Some((execution_id, stored_last)) = found else {
+                return Err(StoreError::Database(format!(
+                    "history events for {execution}, an execution that is not stored"
+                )));
+            };
             let Some((first, last)) = appended_ids(execution, events, stored_last)? else {
                 return Ok(());
             };
@@ -452,7 +510,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 "INSERT INTO history_chunks (execution, first_id, last_id, events)
                  VALUES (?1, ?2, ?3, ?4)",
             )
-            .and_then(|mut s| s.execute(params![execution, first, last, encode_events(events)]))
+            .and_then(|mut s| s.execute(params![execution_id, first, last, encode_events(events)]))
             .map_err(db_err(&format!(
                 "append history events {first}..{last} of {execution}"
             )))?;
@@ -642,24 +700,27 @@ impl Store for SqliteStore {
         // starts at the largest `first_id` not above it.
         let (sql, from) = match (reverse, after) {
             (false, None) => (
-                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
+                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
+                     AND ?2 IS NULL
                  ORDER BY first_id",
                 None,
             ),
             (false, Some(a)) => (
-                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id >=
-                     (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
-                      WHERE execution = ?1 AND first_id <= ?2)
+                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
+                     AND first_id >= (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
+                         WHERE execution = (SELECT id FROM executions WHERE arn = ?1) AND first_id <= ?2)
                  ORDER BY first_id",
                 Some(a.saturating_add(1)),
             ),
             (true, None) => (
-                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
+                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
+                     AND ?2 IS NULL
                  ORDER BY first_id DESC",
                 None,
             ),
             (true, Some(a)) => (
-                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id < ?2
+                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
+                     AND first_id < ?2
                  ORDER BY first_id DESC",
                 Some(a),
             ),
@@ -872,14 +933,21 @@ mod tests {
     fn sqlite_store_reports_a_corrupt_history_chunk() {
         let dir = temp();
         let store = SqliteStore::open(dir.path()).unwrap();
+        let x = suite::execution(1, "m", 1, "RUNNING");
+        store
+            .commit(&Batch {
+                writes: vec![Write::PutExecution(x.clone())],
+            })
+            .unwrap();
         let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
         raw.execute(
-            "INSERT INTO history_chunks (execution, first_id, last_id, events) VALUES ('x', 1, 1, '1 0 0 99 2\nPass{}')",
-            [],
+            "INSERT INTO history_chunks (execution, first_id, last_id, events)
+             SELECT id, 1, 1, '1 0 0 99 2\nPass{}' FROM executions WHERE arn = ?1",
+            [&x.arn],
         )
         .unwrap();
         assert!(matches!(
-            store.history("x", None, false, 0),
+            store.history(&x.arn, None, false, 0),
             Err(StoreError::Corrupt(_))
         ));
     }
@@ -898,6 +966,15 @@ mod tests {
             .unwrap();
             let mut events: Vec<EventRecord> = (1..=5).map(suite::event).collect();
             events[2].details = r#"{"output":"é 漢 🎉 \n"}"#.into();
+            for (exec, start) in [("a", 2), ("b", 1)] {
+                raw.execute(
+                    "INSERT INTO executions (arn, state_machine_arn, name, status, input, start,
+                         definition, role_arn, revision_id)
+                     VALUES (?1, 'm', ?1, 'RUNNING', '{}', ?2, '{}', 'r', 'v')",
+                    params![exec, start],
+                )
+                .unwrap();
+            }
             for (exec, evs) in [("a", &events[..]), ("b", &events[..2])] {
                 for e in evs {
                     raw.execute(
@@ -927,6 +1004,110 @@ mod tests {
             "SELECT count(*) FROM sqlite_master WHERE name = 'history'",
         );
         assert_eq!(old, 0);
+        // Version 3 numbered the executions in start order.
+        let ids: String = one(
+            &raw,
+            "SELECT group_concat(x, ' ') FROM (SELECT arn || id AS x FROM executions ORDER BY id)",
+        );
+        assert_eq!(ids, "b1 a2");
+    }
+
+    /// A version 2 database (history chunks keyed by ARN) keeps its
+    /// executions and history, which now names executions by id.
+    #[test]
+    fn sqlite_store_migrates_version_2_chunks() {
+        let dir = temp();
+        let events: Vec<EventRecord> = (1..=4).map(suite::event).collect();
+        let e = suite::execution(7, "m", 7, "RUNNING");
+        {
+            let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            raw.execute_batch(MIGRATIONS[0]).unwrap();
+            raw.execute_batch(MIGRATIONS[1]).unwrap();
+            raw.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                 INSERT INTO meta (key, value) VALUES ('schema_version', '2');",
+            )
+            .unwrap();
+            raw.execute(
+                &format!(
+                    "INSERT INTO executions ({EXECUTION_COLUMNS}, runtime)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                ),
+                params![
+                    e.arn,
+                    e.state_machine_arn,
+                    e.name,
+                    e.status,
+                    e.input,
+                    e.output,
+                    e.error,
+                    e.cause,
+                    e.start,
+                    e.stop,
+                    e.definition,
+                    e.role_arn,
+                    e.revision_id,
+                    e.parent,
+                    e.runtime
+                ],
+            )
+            .unwrap();
+            for (first, last) in [(1, 3), (4, 4)] {
+                raw.execute(
+                    "INSERT INTO history_chunks (execution, first_id, last_id, events)
+                     VALUES (?1, ?2, ?3, ?4)",
+                    params![
+                        e.arn,
+                        first,
+                        last,
+                        encode_events(&events[first as usize - 1..last as usize])
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        assert_eq!(store.execution(&e.arn).unwrap(), Some(e.clone()));
+        assert_eq!(store.load().unwrap().running, vec![e.clone()]);
+        assert_eq!(store.history(&e.arn, None, false, 0).unwrap(), events);
+        assert_eq!(
+            store.history(&e.arn, Some(2), false, 0).unwrap(),
+            events[2..].to_vec()
+        );
+        // Appending goes on from the migrated chunks.
+        store
+            .commit(&Batch {
+                writes: vec![Write::AppendEvents {
+                    execution: e.arn.clone(),
+                    events: vec![suite::event(5)],
+                }],
+            })
+            .unwrap();
+        assert_eq!(
+            store.history(&e.arn, None, true, 1).unwrap(),
+            vec![suite::event(5)]
+        );
+        let bad = Batch {
+            writes: vec![Write::AppendEvents {
+                execution: e.arn.clone(),
+                events: vec![suite::event(4)],
+            }],
+        };
+        assert!(store.commit(&bad).is_err());
+    }
+
+    #[test]
+    fn sqlite_store_refuses_history_of_an_unknown_execution() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let batch = Batch {
+            writes: vec![Write::AppendEvents {
+                execution: "nowhere".into(),
+                events: vec![suite::event(1)],
+            }],
+        };
+        assert!(matches!(store.commit(&batch), Err(StoreError::Database(_))));
+        assert!(store.history("nowhere", None, false, 0).unwrap().is_empty());
     }
 
     #[test]
@@ -1012,7 +1193,8 @@ mod tests {
         tx.execute("UPDATE executions SET status = 'ABORTED'", [])
             .unwrap();
         tx.execute(
-            "INSERT INTO history_chunks (execution, first_id, last_id, events) VALUES ('x', 1, 1, ?1)",
+            "INSERT INTO history_chunks (execution, first_id, last_id, events)
+             SELECT id, 1, 1, ?1 FROM executions",
             [encode_events(&[suite::event(1)])],
         )
         .unwrap();
@@ -1021,7 +1203,12 @@ mod tests {
             Some(committed.clone())
         );
         assert_eq!(store.load().unwrap().running, vec![committed.clone()]);
-        assert!(store.history("x", None, false, 0).unwrap().is_empty());
+        assert!(
+            store
+                .history(&committed.arn, None, false, 0)
+                .unwrap()
+                .is_empty()
+        );
         drop(tx); // rolled back
         assert_eq!(store.execution(&committed.arn).unwrap(), Some(committed));
     }
@@ -1056,15 +1243,17 @@ mod tests {
             "{by_status}"
         );
         let history = plan(
-            "SELECT events FROM history_chunks WHERE execution = 'x' AND first_id < 5 ORDER BY first_id DESC",
+            "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = 'x')
+                 AND first_id < 5 ORDER BY first_id DESC",
         );
         assert!(
             history.contains("history_chunks_by_execution") && !history.contains("TEMP B-TREE"),
             "{history}"
         );
         let from = plan(
-            "SELECT events FROM history_chunks WHERE execution = 'x' AND first_id >=
-                 (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks WHERE execution = 'x' AND first_id <= 5)
+            "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = 'x')
+                 AND first_id >= (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
+                     WHERE execution = (SELECT id FROM executions WHERE arn = 'x') AND first_id <= 5)
              ORDER BY first_id",
         );
         assert!(
