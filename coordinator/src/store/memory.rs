@@ -581,6 +581,39 @@ pub(super) mod suite {
         let e3 = execution(3, MACHINE, 3_000, "RUNNING");
         assert_eq!(store.execution(&e3.arn).unwrap(), Some(e3.clone()));
 
+        // Runtime state: replaced by each round, dropped when it ends; an
+        // update for an execution not stored changes nothing (e003 is
+        // restored at the end).
+        commit(
+            store,
+            vec![
+                Write::UpdateRuntime {
+                    arn: e3.arn.clone(),
+                    runtime: r#"{"state":"B"}"#.into(),
+                },
+                Write::UpdateRuntime {
+                    arn: "not-stored".into(),
+                    runtime: "{}".into(),
+                },
+            ],
+        );
+        let moved_on = ExecutionRecord {
+            runtime: Some(r#"{"state":"B"}"#.into()),
+            ..e3.clone()
+        };
+        assert_eq!(store.execution(&e3.arn).unwrap(), Some(moved_on.clone()));
+        assert!(store.load().unwrap().running.contains(&moved_on));
+        assert_eq!(store.execution("not-stored").unwrap(), None);
+        let ended = ExecutionRecord {
+            status: "FAILED".into(),
+            runtime: None,
+            ..e3.clone()
+        };
+        commit(store, vec![Write::PutExecution(ended.clone())]);
+        assert_eq!(store.execution(&e3.arn).unwrap(), Some(ended));
+        commit(store, vec![Write::PutExecution(e3.clone())]);
+        assert_eq!(store.execution(&e3.arn).unwrap(), Some(e3.clone()));
+
         // Listing: newest first, e024 and e023 share a start (ARN descending).
         let all: Vec<String> = list_all(store, None, 0).concat();
         let mut expected: Vec<String> = vec!["e001".into(), "e024".into(), "e023".into()];
