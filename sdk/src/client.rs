@@ -217,6 +217,10 @@ impl ClientBuilder {
                 for c in certs {
                     b = b.add_root_certificate(c);
                 }
+            } else if url.scheme() == "http" {
+                // Plain HTTP (a coordinator on loopback): reading the
+                // system's root certificates would only cost time and memory.
+                b = b.tls_certs_only([]);
             }
             b.build().map_err(|e| Error::Config(e.to_string()))
         };
@@ -225,6 +229,7 @@ impl ClientBuilder {
                 http: make(CALL_TIMEOUT)?,
                 poll_http: make(LONG_POLL_TIMEOUT)?,
                 endpoint: url.to_string(),
+                url,
                 region,
                 // Against AWS itself (no endpoint), fall back on the full chain
                 // (shared files, ECS, EC2); against a coordinator only when asked.
@@ -253,6 +258,8 @@ struct Inner {
     http: reqwest::Client,
     poll_http: reqwest::Client,
     endpoint: String,
+    /// `endpoint`, parsed once.
+    url: reqwest::Url,
     region: String,
     credentials: CredSource,
     max_retries: usize,
@@ -410,7 +417,7 @@ impl Client {
                 &body,
             )?);
         }
-        let mut req = http.post(&self.inner.endpoint).body(body);
+        let mut req = http.post(self.inner.url.clone()).body(body);
         for (k, v) in &headers {
             req = req.header(k.as_str(), v.as_str());
         }
