@@ -228,7 +228,6 @@ impl ClientBuilder {
             inner: Arc::new(Inner {
                 http: make(CALL_TIMEOUT)?,
                 poll_http: make(LONG_POLL_TIMEOUT)?,
-                endpoint: url.to_string(),
                 url,
                 region,
                 // Against AWS itself (no endpoint), fall back on the full chain
@@ -257,8 +256,7 @@ enum CredSource {
 struct Inner {
     http: reqwest::Client,
     poll_http: reqwest::Client,
-    endpoint: String,
-    /// `endpoint`, parsed once.
+    /// The endpoint, parsed once.
     url: reqwest::Url,
     region: String,
     credentials: CredSource,
@@ -274,7 +272,7 @@ pub struct Client {
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("endpoint", &self.inner.endpoint)
+            .field("endpoint", &self.inner.url.as_str())
             .field("region", &self.inner.region)
             .finish()
     }
@@ -350,7 +348,7 @@ impl Client {
 
     /// The endpoint URL.
     pub fn endpoint(&self) -> &str {
-        &self.inner.endpoint
+        self.inner.url.as_str()
     }
 
     /// `GetActivityTask`: a long poll of up to 60 s; an empty answer means no task.
@@ -410,7 +408,7 @@ impl Client {
         };
         if let Some(c) = &creds {
             headers.extend(sign(
-                &self.inner.endpoint,
+                self.inner.url.as_str(),
                 &self.inner.region,
                 c,
                 &headers,

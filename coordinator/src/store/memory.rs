@@ -161,23 +161,27 @@ impl Tables {
         // Executions put earlier in the batch.
         let mut put: HashSet<&str> = HashSet::new();
         for w in &batch.writes {
-            if let Write::PutExecution(e) = w {
-                put.insert(&e.arn);
-            }
-            if let Write::AppendEvents { execution, events } = w {
-                if !put.contains(execution.as_str()) && !self.executions.contains_key(execution) {
-                    return Err(StoreError::Database(format!(
-                        "history events for {execution}, an execution that is not stored"
-                    )));
+            match w {
+                Write::PutExecution(e) => {
+                    put.insert(&e.arn);
                 }
-                let stored = last.get(execution.as_str()).copied().or_else(|| {
-                    self.history
-                        .get(execution)
-                        .and_then(|h| h.last_key_value().map(|(id, _)| *id))
-                });
-                if let Some((_, high)) = appended_ids(execution, events, stored)? {
-                    last.insert(execution, high);
+                Write::AppendEvents { execution, events } => {
+                    if !put.contains(execution.as_str()) && !self.executions.contains_key(execution)
+                    {
+                        return Err(StoreError::Database(format!(
+                            "history events for {execution}, an execution that is not stored"
+                        )));
+                    }
+                    let stored = last.get(execution.as_str()).copied().or_else(|| {
+                        self.history
+                            .get(execution)
+                            .and_then(|h| h.last_key_value().map(|(id, _)| *id))
+                    });
+                    if let Some((_, high)) = appended_ids(execution, events, stored)? {
+                        last.insert(execution, high);
+                    }
                 }
+                _ => {}
             }
         }
         Ok(())

@@ -460,25 +460,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                      role_arn = excluded.role_arn, revision_id = excluded.revision_id,
                      parent = excluded.parent, runtime = excluded.runtime",
             )
-            .and_then(|mut s| {
-                s.execute(params![
-                    e.arn,
-                    e.state_machine_arn,
-                    e.name,
-                    e.status,
-                    e.input,
-                    e.output,
-                    e.error,
-                    e.cause,
-                    e.start,
-                    e.stop,
-                    e.definition,
-                    e.role_arn,
-                    e.revision_id,
-                    e.parent,
-                    e.runtime
-                ])
-            })
+            .and_then(|mut s| s.execute(execution_params(e)))
             .map_err(db_err(&format!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
@@ -525,6 +507,27 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// An execution row as parameters ?1..?15: [`EXECUTION_COLUMNS`], then `runtime`.
+fn execution_params(e: &ExecutionRecord) -> [&(dyn rusqlite::ToSql + Send + Sync); 15] {
+    [
+        &e.arn,
+        &e.state_machine_arn,
+        &e.name,
+        &e.status,
+        &e.input,
+        &e.output,
+        &e.error,
+        &e.cause,
+        &e.start,
+        &e.stop,
+        &e.definition,
+        &e.role_arn,
+        &e.revision_id,
+        &e.parent,
+        &e.runtime,
+    ]
 }
 
 /// Reads a row selected with [`EXECUTION_COLUMNS`] and then `runtime` (or `NULL`).
@@ -700,37 +703,40 @@ impl Store for SqliteStore {
         // starts at the largest `first_id` not above it.
         let (sql, from) = match (reverse, after) {
             (false, None) => (
-                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
-                     AND ?2 IS NULL
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
                  ORDER BY first_id",
                 None,
             ),
             (false, Some(a)) => (
-                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
-                     AND first_id >= (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
-                         WHERE execution = (SELECT id FROM executions WHERE arn = ?1) AND first_id <= ?2)
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id >=
+                     (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
+                      WHERE execution = ?1 AND first_id <= ?2)
                  ORDER BY first_id",
                 Some(a.saturating_add(1)),
             ),
             (true, None) => (
-                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
-                     AND ?2 IS NULL
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND ?2 IS NULL
                  ORDER BY first_id DESC",
                 None,
             ),
             (true, Some(a)) => (
-                "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = ?1)
-                     AND first_id < ?2
+                "SELECT events FROM history_chunks WHERE execution = ?1 AND first_id < ?2
                  ORDER BY first_id DESC",
                 Some(a),
             ),
         };
         let context = format!("read history of {execution}");
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(sql).map_err(db_err(&context))?;
-            let mut rows = stmt
-                .query(params![execution, from])
+            // Chunks name their execution by its id, which never changes.
+            let id: Option<i64> = conn
+                .prepare_cached("SELECT id FROM executions WHERE arn = ?1")
+                .and_then(|mut s| s.query_row([execution], |r| r.get(0)).optional())
                 .map_err(db_err(&context))?;
+            let Some(id) = id else {
+                return Ok(Vec::new());
+            };
+            let mut stmt = conn.prepare_cached(sql).map_err(db_err(&context))?;
+            let mut rows = stmt.query(params![id, from]).map_err(db_err(&context))?;
             let mut out = Vec::new();
             while out.len() < limit {
                 let Some(row) = rows.next().map_err(db_err(&context))? else {
@@ -1033,23 +1039,7 @@ mod tests {
                     "INSERT INTO executions ({EXECUTION_COLUMNS}, runtime)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ),
-                params![
-                    e.arn,
-                    e.state_machine_arn,
-                    e.name,
-                    e.status,
-                    e.input,
-                    e.output,
-                    e.error,
-                    e.cause,
-                    e.start,
-                    e.stop,
-                    e.definition,
-                    e.role_arn,
-                    e.revision_id,
-                    e.parent,
-                    e.runtime
-                ],
+                execution_params(&e),
             )
             .unwrap();
             for (first, last) in [(1, 3), (4, 4)] {
@@ -1243,17 +1233,15 @@ mod tests {
             "{by_status}"
         );
         let history = plan(
-            "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = 'x')
-                 AND first_id < 5 ORDER BY first_id DESC",
+            "SELECT events FROM history_chunks WHERE execution = 1 AND first_id < 5 ORDER BY first_id DESC",
         );
         assert!(
             history.contains("history_chunks_by_execution") && !history.contains("TEMP B-TREE"),
             "{history}"
         );
         let from = plan(
-            "SELECT events FROM history_chunks WHERE execution = (SELECT id FROM executions WHERE arn = 'x')
-                 AND first_id >= (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks
-                     WHERE execution = (SELECT id FROM executions WHERE arn = 'x') AND first_id <= 5)
+            "SELECT events FROM history_chunks WHERE execution = 1 AND first_id >=
+                 (SELECT COALESCE(MAX(first_id), 0) FROM history_chunks WHERE execution = 1 AND first_id <= 5)
              ORDER BY first_id",
         );
         assert!(
