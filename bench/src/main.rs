@@ -392,6 +392,12 @@ struct ActivityRun {
     latencies_ms: Vec<f64>,
 }
 
+impl ActivityRun {
+    fn tasks_per_s(&self) -> f64 {
+        self.tasks as f64 / self.seconds.max(1e-9)
+    }
+}
+
 /// Starts `n` executions of the 5-Task machine `m`, at most `in_flight` at a
 /// time, answered by `args.workers` instances of the SDK's [`Worker`] (each
 /// with its own client and the SDK's default options unless `args` set them);
@@ -616,40 +622,50 @@ async fn scenario(
             let n = (args.executions / 5).max(10);
             // Each phase has its own activity: a poll the previous phase's
             // workers left open when they were stopped must not take its tasks.
+            //
+            // Phase 1, dispatch latency: one execution at a time, so every
+            // poller is parked when a task is scheduled and nothing else
+            // competes for the CPU: the latency is the dispatch itself (one
+            // SendTaskSuccess to the next task of the same execution reaching
+            // a worker). Phase 2, the same under load: half as many executions
+            // in flight as there are workers, which keeps the two cores of
+            // the reference machine busy. Phase 3, throughput: enough
+            // executions in flight that a task is always waiting for each of
+            // the workers.
+            let loaded = (args.workers / 2).max(1);
+            let busy = args.concurrency.max(args.workers * 4);
             let mut phases = Vec::new();
-            // Phase 1, latency: fewer executions in flight than there are
-            // workers, so pollers are parked when a task is scheduled and the
-            // latency measured is the dispatch itself (one SendTaskSuccess to
-            // the next task of the same execution reaching a worker), not time
-            // spent in a backlog. Phase 2, throughput: enough executions in
-            // flight that a task is always waiting for each of the workers.
-            for in_flight in [
-                (args.workers / 2).max(1),
-                args.concurrency.max(args.workers * 4),
-            ] {
+            for in_flight in [1, loaded, busy] {
                 let (act, m) = activity_machine(api).await?;
                 let run = activity_round_trips(api, &act, &m, n, args, in_flight, deadline).await;
                 phases.push((m, run));
             }
-            let [(m, lat_run), (m2, tput_run)] = <[_; 2]>::try_from(phases)
-                .map_err(|_| "internal: two activity phases".to_string())?;
-            rep.seconds = lat_run.seconds + tput_run.seconds;
-            rep.executions = 2 * n;
-            rep.succeeded = count_status(api, &m, "SUCCEEDED").await
-                + count_status(api, &m2, "SUCCEEDED").await;
-            let mut l = lat_run.latencies_ms;
-            l.sort_by(f64::total_cmp);
+            let [(m1, mut idle), (m2, mut load), (m3, tput)] = <[_; 3]>::try_from(phases)
+                .map_err(|_| "internal: three activity phases".to_string())?;
+            rep.seconds = idle.seconds + load.seconds + tput.seconds;
+            rep.executions = 3 * n;
+            rep.succeeded = count_status(api, &m1, "SUCCEEDED").await
+                + count_status(api, &m2, "SUCCEEDED").await
+                + count_status(api, &m3, "SUCCEEDED").await;
+            let sorted = |mut l: Vec<f64>| {
+                l.sort_by(f64::total_cmp);
+                l
+            };
+            let l = sorted(std::mem::take(&mut idle.latencies_ms));
             rep.p50_ms = percentile(&l, 0.5);
             rep.p99_ms = percentile(&l, 0.99);
-            rep.tasks_per_s = Some(tput_run.tasks as f64 / tput_run.seconds.max(1e-9));
+            let l2 = sorted(std::mem::take(&mut load.latencies_ms));
+            rep.tasks_per_s = Some(tput.tasks_per_s());
             rep.note = format!(
-                "p50/p99 = dispatch latency with {} executions in flight ({:.0} tasks/s); \
-                 {:.0} activity tasks/s with {} workers and {} executions in flight",
-                (args.workers / 2).max(1),
-                lat_run.tasks as f64 / lat_run.seconds.max(1e-9),
-                tput_run.tasks as f64 / tput_run.seconds.max(1e-9),
+                "p50/p99 = dispatch latency with 1 execution in flight ({:.0} tasks/s); \
+                 with {loaded} in flight p50 {:.2} ms, p99 {:.2} ms ({:.0} tasks/s); \
+                 {:.0} activity tasks/s with {} workers and {busy} executions in flight",
+                idle.tasks_per_s(),
+                percentile(&l2, 0.5).unwrap_or(f64::NAN),
+                percentile(&l2, 0.99).unwrap_or(f64::NAN),
+                load.tasks_per_s(),
+                tput.tasks_per_s(),
                 args.workers,
-                args.concurrency.max(args.workers * 4),
             );
         }
         Scenario::Wait => {
