@@ -741,6 +741,18 @@ async fn scenario(
             rep.seconds = secs;
             rep.transitions_per_s = Some(ok as f64 * 3.0 / secs);
             rep.note = "input of 250,000 bytes through 3 Pass states".into();
+            // The allocator hands freed memory back to the system over about
+            // 10 s (jemalloc's decay, run by its background thread): the RSS
+            // column is taken after that, the note has both.
+            if let Some(s) = server {
+                let end = s.rss_mib().0;
+                tokio::time::sleep(Duration::from_secs(11)).await;
+                if let (Some(end), Some(idle)) = (end, s.rss_mib().0) {
+                    rep.note.push_str(&format!(
+                        "; RSS {end:.1} MiB at the end, {idle:.1} MiB after 11 s idle"
+                    ));
+                }
+            }
         }
         Scenario::All => return Err("internal: All is expanded by the caller".into()),
     }

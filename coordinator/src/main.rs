@@ -6,6 +6,10 @@ use stepwise_coordinator::config::{Cli, Settings};
 /// jemalloc instead of glibc's allocator: 10-20% less server CPU per
 /// execution (`stepwise-bench all`), the many small allocations of HTTP
 /// requests, JSON values and history events being most of what it does.
+/// Built with its background thread on (`background_threads`), which hands
+/// freed memory back to the system within about 10 s even when the server
+/// is idle: 135 MiB at the end of the 250 KB-payload run, 27 MiB 11 s later
+/// (without it 107 MiB stayed resident), no CPU while idle.
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
