@@ -222,6 +222,26 @@ impl Drop for Server {
     }
 }
 
+/// How fast this machine runs right now: the best of 5 timings, in ms, of a
+/// fixed single-threaded integer loop (about 100 ms on the reference
+/// machine). Shared virtual machines change speed from hour to hour; this
+/// tells which runs can be compared.
+fn calibrate() -> f64 {
+    (0..5)
+        .map(|_| {
+            let t0 = Instant::now();
+            let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+            for _ in 0..100_000_000u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+            }
+            std::hint::black_box(x);
+            t0.elapsed().as_secs_f64() * 1000.0
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
     if sorted.is_empty() {
         return None;
@@ -821,6 +841,7 @@ async fn main() -> std::process::ExitCode {
     } else {
         vec![args.scenario]
     };
+    let calibration_before = calibrate();
     let mut reports = Vec::new();
     for sc in list {
         match scenario(&api, server.as_ref(), sc, &args).await {
@@ -834,6 +855,13 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
+    let calibration_after = calibrate();
+    let line = json!({
+        "scenario": "calibration",
+        "loop_ms_before": calibration_before,
+        "loop_ms_after": calibration_after,
+    });
+    println!("{line}");
     if !args.json {
         println!();
         println!(
@@ -863,6 +891,11 @@ async fn main() -> std::process::ExitCode {
                 r.note
             );
         }
+        println!(
+            "machine speed: a fixed CPU loop took {calibration_before:.0} ms before the runs, \
+             {calibration_after:.0} ms after (lower is faster; compare figures only between runs \
+             with similar times)"
+        );
         if let Some(s) = &server {
             println!(
                 "coordinator: start to first answered request {:.1} ms, peak RSS {} MiB",
