@@ -226,7 +226,13 @@ impl Drop for Server {
 /// fixed single-threaded integer loop (about 100 ms on the reference
 /// machine). Shared virtual machines change speed from hour to hour; this
 /// tells which runs can be compared.
-fn calibrate() -> f64 {
+async fn calibrate() -> f64 {
+    tokio::task::spawn_blocking(calibration_loop)
+        .await
+        .unwrap_or(f64::NAN)
+}
+
+fn calibration_loop() -> f64 {
     (0..5)
         .map(|_| {
             let t0 = Instant::now();
@@ -841,7 +847,7 @@ async fn main() -> std::process::ExitCode {
     } else {
         vec![args.scenario]
     };
-    let calibration_before = calibrate();
+    let calibration_before = calibrate().await;
     let mut reports = Vec::new();
     for sc in list {
         match scenario(&api, server.as_ref(), sc, &args).await {
@@ -855,7 +861,7 @@ async fn main() -> std::process::ExitCode {
             }
         }
     }
-    let calibration_after = calibrate();
+    let calibration_after = calibrate().await;
     let line = json!({
         "scenario": "calibration",
         "loop_ms_before": calibration_before,
