@@ -321,7 +321,7 @@ async fn dispatch(
                 name: machine_name(&rec.state_machine_arn),
                 update_date: ts(machine.as_ref().map(|m| m.updated).unwrap_or(rec.start)),
                 state_machine_arn: rec.state_machine_arn,
-                definition: rec.definition,
+                definition: rec.definition.to_string(),
                 role_arn: rec.role_arn,
                 revision_id: Some(rec.revision_id),
             })

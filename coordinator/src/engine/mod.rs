@@ -52,6 +52,19 @@ pub struct MachineEntry {
     pub rec: StateMachineRecord,
     /// Compiled once, shared by its executions.
     pub compiled: Arc<StateMachine>,
+    /// The definition text, shared by its executions' records.
+    pub definition: Arc<str>,
+}
+
+impl MachineEntry {
+    fn new(rec: StateMachineRecord, compiled: Arc<StateMachine>) -> Self {
+        let definition = Arc::from(rec.definition.as_str());
+        MachineEntry {
+            rec,
+            compiled,
+            definition,
+        }
+    }
 }
 
 /// What `StartExecution` / `StartSyncExecution` answer.
@@ -334,13 +347,8 @@ impl Engine {
             };
             match compile_str(&rec.definition, opts) {
                 Ok(m) => {
-                    e.machines.insert(
-                        rec.arn.clone(),
-                        MachineEntry {
-                            compiled: Arc::new(m),
-                            rec,
-                        },
-                    );
+                    e.machines
+                        .insert(rec.arn.clone(), MachineEntry::new(rec, Arc::new(m)));
                 }
                 Err(err) => {
                     tracing::error!(arn = %rec.arn, %err, "stored state machine no longer compiles; skipped")
@@ -354,8 +362,18 @@ impl Engine {
             e.tags.entry(res).or_default().insert(k, v);
         }
         let now = e.clock.now_ms();
-        for rec in snap.running {
-            let Some(rt_text) = rec.runtime.clone() else {
+        // Executions of the same definition share its text and its compiled
+        // form, as they did before the restart: 10,000 running executions of
+        // one machine are compiled once, not 10,000 times.
+        let mut compiled: HashMap<Arc<str>, Arc<StateMachine>> = e
+            .machines
+            .values()
+            .filter(|m| m.rec.machine_type == "STANDARD")
+            .map(|m| (m.definition.clone(), m.compiled.clone()))
+            .collect();
+        for mut rec in snap.running {
+            // Parsed here, not kept as text: the engine writes it from `rt`.
+            let Some(rt_text) = rec.runtime.take() else {
                 continue;
             };
             let rt: Runtime = match serde_json::from_str(&rt_text) {
@@ -365,14 +383,26 @@ impl Engine {
                     continue;
                 }
             };
-            let opts = CompileOptions {
-                machine_type: MachineType::Standard,
-            };
-            let machine = match compile_str(&rec.definition, opts) {
-                Ok(m) => Arc::new(m),
-                Err(err) => {
-                    tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
-                    continue;
+            let machine = match compiled.get_key_value(&rec.definition) {
+                Some((text, m)) => {
+                    rec.definition = text.clone();
+                    m.clone()
+                }
+                None => {
+                    let opts = CompileOptions {
+                        machine_type: MachineType::Standard,
+                    };
+                    match compile_str(&rec.definition, opts) {
+                        Ok(m) => {
+                            let m = Arc::new(m);
+                            compiled.insert(rec.definition.clone(), m.clone());
+                            m
+                        }
+                        Err(err) => {
+                            tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
+                            continue;
+                        }
+                    }
                 }
             };
             let context = base_context(&rec, &machine_name(&rec.state_machine_arn));
@@ -857,13 +887,8 @@ impl Engine {
         };
         self.batch.push(Write::PutStateMachine(rec.clone()));
         self.put_tags(&arn, tags);
-        self.machines.insert(
-            arn,
-            MachineEntry {
-                rec: rec.clone(),
-                compiled: Arc::new(compiled),
-            },
-        );
+        self.machines
+            .insert(arn, MachineEntry::new(rec.clone(), Arc::new(compiled)));
         Ok((rec, true))
     }
 
@@ -901,13 +926,8 @@ impl Engine {
         rec.updated = self.clock.now_ms();
         rec.revision_id = uuid::Uuid::new_v4().to_string();
         self.batch.push(Write::PutStateMachine(rec.clone()));
-        self.machines.insert(
-            arn,
-            MachineEntry {
-                rec: rec.clone(),
-                compiled,
-            },
-        );
+        self.machines
+            .insert(arn, MachineEntry::new(rec.clone(), compiled));
         Ok(rec)
     }
 
@@ -963,7 +983,7 @@ impl Engine {
             cause: None,
             start: now,
             stop: None,
-            definition: entry.rec.definition.clone(),
+            definition: entry.definition.clone(),
             role_arn: entry.rec.role_arn.clone(),
             revision_id: entry.rec.revision_id.clone(),
             runtime: None,

@@ -56,14 +56,7 @@ impl Store for GatedStore {
 }
 
 fn engine(store: Arc<dyn Store>) -> (EngineHandle, CancellationToken) {
-    let cfg = EngineConfig {
-        scope: ArnScope {
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-        },
-        wait_scale: 1.0,
-    };
-    let e = Engine::load(cfg, store, Arc::new(SystemClock)).unwrap();
+    let e = Engine::load(config(), store, Arc::new(SystemClock)).unwrap();
     let cancel = CancellationToken::new();
     let (h, _join) = e.spawn(cancel.clone());
     (h, cancel)
@@ -167,4 +160,100 @@ async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
     assert_eq!(t.iter().filter(|e| *e == "ActivityStarted").count(), 1);
     assert_eq!(t.iter().filter(|e| *e == "TaskStateEntered").count(), 1);
     cancel2.cancel();
+}
+
+fn config() -> EngineConfig {
+    EngineConfig {
+        scope: ArnScope {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        },
+        wait_scale: 1.0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
+    let (h, cancel) = engine(store.clone());
+    let act = h
+        .call(|reply| Command::CreateActivity {
+            name: "work".into(),
+            tags: vec![],
+            reply,
+        })
+        .await
+        .unwrap()
+        .arn;
+    let task = |comment: &str| {
+        json!({"Comment": comment, "StartAt": "T",
+               "States": {"T": {"Type": "Task", "Resource": act, "End": true}}})
+        .to_string()
+    };
+    let (machine, _) = h
+        .call(|reply| Command::CreateStateMachine {
+            name: "m".into(),
+            definition: task("first"),
+            role_arn: "arn:aws:iam::123456789012:role/r".into(),
+            machine_type: "STANDARD".into(),
+            logging: "{}".into(),
+            tracing: "{}".into(),
+            tags: vec![],
+            reply,
+        })
+        .await
+        .unwrap();
+    let start = |name: &'static str| {
+        let machine_arn = machine.arn.clone();
+        let h = h.clone();
+        async move {
+            match h
+                .call(|reply| Command::StartExecution {
+                    machine_arn,
+                    name: Some(name.into()),
+                    input: "{}".into(),
+                    sync: false,
+                    reply,
+                })
+                .await
+                .unwrap()
+            {
+                Started::Running { arn, .. } => arn,
+                _ => panic!("{name} is not running"),
+            }
+        }
+    };
+    let old = [start("a").await, start("b").await];
+    h.call(|reply| Command::UpdateStateMachine {
+        arn: machine.arn.clone(),
+        definition: Some(task("second")),
+        role_arn: None,
+        logging: None,
+        tracing: None,
+        reply,
+    })
+    .await
+    .unwrap();
+    let new = [start("c").await, start("d").await];
+    // Every answer above came after its commit: all of it is stored.
+    cancel.cancel();
+
+    // Each row read from SQLite has its own copy of the definition; the
+    // engine keeps one per distinct definition.
+    let e = Engine::load(config(), store, Arc::new(SystemClock)).unwrap();
+    let x = |arn: &String| e.execs.get(arn).expect("resumed");
+    let entry = e.machines.get(&machine.arn).unwrap();
+    assert!(Arc::ptr_eq(&x(&old[0]).machine, &x(&old[1]).machine));
+    assert!(Arc::ptr_eq(
+        &x(&old[0]).rec.definition,
+        &x(&old[1]).rec.definition
+    ));
+    assert!(!Arc::ptr_eq(&x(&old[0]).machine, &entry.compiled));
+    assert!(x(&old[0]).rec.definition.contains("first"));
+    for n in &new {
+        assert!(Arc::ptr_eq(&x(n).machine, &entry.compiled));
+        assert!(Arc::ptr_eq(&x(n).rec.definition, &entry.definition));
+    }
 }

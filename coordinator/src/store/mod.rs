@@ -10,6 +10,7 @@ pub mod memory;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Milliseconds since the Unix epoch.
 pub type Millis = i64;
@@ -67,8 +68,9 @@ pub struct ExecutionRecord {
     pub cause: Option<String>,
     pub start: Millis,
     pub stop: Option<Millis>,
-    /// The definition the execution runs (the machine may be updated meanwhile).
-    pub definition: String,
+    /// The definition the execution runs (the machine may be updated
+    /// meanwhile); one copy shared by every execution of the same definition.
+    pub definition: Arc<str>,
     pub role_arn: String,
     pub revision_id: String,
     /// The engine's runtime state, JSON text; `None` once the execution is closed.
