@@ -161,11 +161,52 @@ const MIGRATIONS: &[&str] = &[
         ON executions (state_machine_arn, status, start DESC, arn DESC);
     CREATE INDEX executions_running ON executions (start, arn) WHERE status = 'RUNNING';
     CREATE INDEX history_chunks_by_execution ON history_chunks (execution, first_id, last_id);",
+    // Version 4: an execution names its definition by id; each distinct
+    // definition text is stored once. Every execution row carried its whole
+    // definition, written again when the execution ended: most of the row,
+    // and most of the database for a machine with a large definition.
+    "CREATE TABLE definitions (
+        id INTEGER PRIMARY KEY,
+        text TEXT UNIQUE NOT NULL
+    );
+    INSERT OR IGNORE INTO definitions (text) SELECT definition FROM executions ORDER BY id;
+    CREATE TABLE executions_v4 (
+        id INTEGER PRIMARY KEY,
+        arn TEXT UNIQUE NOT NULL,
+        state_machine_arn TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        input TEXT NOT NULL,
+        output TEXT,
+        error TEXT,
+        cause TEXT,
+        start INTEGER NOT NULL,
+        stop INTEGER,
+        definition INTEGER NOT NULL,
+        role_arn TEXT NOT NULL,
+        revision_id TEXT NOT NULL,
+        parent TEXT,
+        runtime TEXT
+    );
+    INSERT INTO executions_v4 (id, arn, state_machine_arn, name, status, input, output, error, cause,
+            start, stop, definition, role_arn, revision_id, parent, runtime)
+        SELECT e.id, e.arn, e.state_machine_arn, e.name, e.status, e.input, e.output, e.error, e.cause,
+            e.start, e.stop, d.id, e.role_arn, e.revision_id, e.parent, e.runtime
+        FROM executions e JOIN definitions d ON d.text = e.definition ORDER BY e.id;
+    DROP TABLE executions;
+    ALTER TABLE executions_v4 RENAME TO executions;
+    CREATE INDEX executions_by_machine
+        ON executions (state_machine_arn, start DESC, arn DESC);
+    CREATE INDEX executions_by_machine_status
+        ON executions (state_machine_arn, status, start DESC, arn DESC);
+    CREATE INDEX executions_running ON executions (start, arn) WHERE status = 'RUNNING';",
 ];
 
-/// The columns [`execution_row`] reads, in its order.
+/// The columns [`execution_row`] reads, in its order (the definition's text
+/// in place of its id).
 const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, \
-                                 definition, role_arn, revision_id, parent";
+                                 (SELECT d.text FROM definitions d WHERE d.id = executions.definition), role_arn, \
+                                 revision_id, parent";
 
 /// A [`Store`] in `<dir>/stepwise.db`.
 ///
@@ -449,6 +490,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .map_err(db_err(&format!("update runtime of {arn}")))?;
         }
         Write::PutExecution(e) => {
+            let definition = definition_id(tx, &e.definition)?;
             tx.prepare_cached(
                 "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause,
                      start, stop, definition, role_arn, revision_id, parent, runtime)
@@ -460,7 +502,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                      role_arn = excluded.role_arn, revision_id = excluded.revision_id,
                      parent = excluded.parent, runtime = excluded.runtime",
             )
-            .and_then(|mut s| s.execute(execution_params(e)))
+            .and_then(|mut s| s.execute(execution_params(e, &definition)))
             .map_err(db_err(&format!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
@@ -509,8 +551,29 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// An execution row as parameters ?1..?15: [`EXECUTION_COLUMNS`], then `runtime`.
-fn execution_params(e: &ExecutionRecord) -> [&(dyn rusqlite::ToSql + Send + Sync); 15] {
+/// The id of the stored definition `text`, storing it if it is new.
+fn definition_id(tx: &Transaction<'_>, text: &str) -> Result<i64, StoreError> {
+    let found: Option<i64> = tx
+        .prepare_cached("SELECT id FROM definitions WHERE text = ?1")
+        .and_then(|mut s| s.query_row([text], |r| r.get(0)).optional())
+        .map_err(db_err("look up a definition"))?;
+    if let Some(id) = found {
+        return Ok(id);
+    }
+    tx.prepare_cached("INSERT INTO definitions (text) VALUES (?1)")
+        .and_then(|mut s| s.execute([text]))
+        .map_err(db_err("store a definition"))?;
+    Ok(tx.last_insert_rowid())
+}
+
+/// An execution row as parameters ?1..?15 in the order of the `executions`
+/// table's columns after `id`,
+/// with `definition` (the id of its text; the text itself in a schema
+/// before version 4) for the definition.
+fn execution_params<'a>(
+    e: &'a ExecutionRecord,
+    definition: &'a (dyn rusqlite::ToSql + Send + Sync),
+) -> [&'a (dyn rusqlite::ToSql + Send + Sync); 15] {
     [
         &e.arn,
         &e.state_machine_arn,
@@ -522,7 +585,7 @@ fn execution_params(e: &ExecutionRecord) -> [&(dyn rusqlite::ToSql + Send + Sync
         &e.cause,
         &e.start,
         &e.stop,
-        &e.definition,
+        definition,
         &e.role_arn,
         &e.revision_id,
         &e.parent,
@@ -872,6 +935,10 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
+    /// The columns [`execution_params`] binds, in its order.
+    const EXECUTION_ROW: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, \
+                                 definition, role_arn, revision_id, parent, runtime";
+
     /// The single value `sql` selects.
     fn one<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> T {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -1036,10 +1103,10 @@ mod tests {
             .unwrap();
             raw.execute(
                 &format!(
-                    "INSERT INTO executions ({EXECUTION_COLUMNS}, runtime)
+                    "INSERT INTO executions ({EXECUTION_ROW})
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ),
-                execution_params(&e),
+                execution_params(&e, &e.definition),
             )
             .unwrap();
             for (first, last) in [(1, 3), (4, 4)] {
@@ -1084,6 +1151,107 @@ mod tests {
             }],
         };
         assert!(store.commit(&bad).is_err());
+    }
+
+    /// A version 3 database (each execution row with its definition's text)
+    /// keeps its executions; each distinct text is stored once.
+    #[test]
+    fn sqlite_store_migrates_version_3_definitions() {
+        let dir = temp();
+        let mut execs: Vec<ExecutionRecord> = (1..=3)
+            .map(|i| suite::execution(i, "m", i as i64, "RUNNING"))
+            .collect();
+        execs[2].definition = r#"{"StartAt":"B","States":{"B":{"Type":"Succeed"}}}"#.into();
+        assert_eq!(execs[0].definition, execs[1].definition);
+        {
+            let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            for m in &MIGRATIONS[..3] {
+                raw.execute_batch(m).unwrap();
+            }
+            raw.execute_batch(
+                "CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                 INSERT INTO meta (key, value) VALUES ('schema_version', '3');",
+            )
+            .unwrap();
+            for e in &execs {
+                raw.execute(
+                    &format!(
+                        "INSERT INTO executions ({EXECUTION_ROW})
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                    ),
+                    execution_params(e, &e.definition),
+                )
+                .unwrap();
+            }
+            raw.execute(
+                "INSERT INTO history_chunks (execution, first_id, last_id, events)
+                 SELECT id, 1, 1, ?1 FROM executions WHERE arn = ?2",
+                params![encode_events(&[suite::event(1)]), execs[1].arn],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for e in &execs {
+            assert_eq!(store.execution(&e.arn).unwrap().as_ref(), Some(e));
+        }
+        assert_eq!(store.load().unwrap().running, execs);
+        assert_eq!(
+            store.history(&execs[1].arn, None, false, 0).unwrap(),
+            vec![suite::event(1)]
+        );
+        // New executions of a stored definition add no text.
+        let mut more = suite::execution(4, "m", 4, "RUNNING");
+        more.definition = execs[2].definition.clone();
+        store
+            .commit(&Batch {
+                writes: vec![Write::PutExecution(more.clone())],
+            })
+            .unwrap();
+        assert_eq!(store.execution(&more.arn).unwrap(), Some(more));
+        drop(store);
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let texts: i64 = one(&raw, "SELECT count(*) FROM definitions");
+        assert_eq!(texts, 2);
+        let ids: String = one(
+            &raw,
+            "SELECT group_concat(x, ' ') FROM (SELECT id || ':' || definition AS x FROM executions ORDER BY id)",
+        );
+        assert_eq!(ids, "1:1 2:1 3:2 4:2");
+    }
+
+    /// Every execution row names its definition; the text is stored once.
+    #[test]
+    fn sqlite_store_keeps_one_copy_of_a_definition() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let mut batch = Batch::default();
+        for i in 1..=20 {
+            batch.push(Write::PutExecution(suite::execution(
+                i, "m", i as i64, "RUNNING",
+            )));
+        }
+        store.commit(&batch).unwrap();
+        // Ending them writes the rows again with the same definition.
+        let mut batch = Batch::default();
+        for i in 1..=20 {
+            batch.push(Write::PutExecution(suite::execution(
+                i,
+                "m",
+                i as i64,
+                "SUCCEEDED",
+            )));
+        }
+        store.commit(&batch).unwrap();
+        assert_eq!(
+            store
+                .execution(&suite::execution(7, "m", 7, "SUCCEEDED").arn)
+                .unwrap(),
+            Some(suite::execution(7, "m", 7, "SUCCEEDED"))
+        );
+        drop(store);
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let texts: i64 = one(&raw, "SELECT count(*) FROM definitions");
+        assert_eq!(texts, 1);
     }
 
     #[test]
