@@ -368,7 +368,7 @@ impl Engine {
         let mut compiled: HashMap<Arc<str>, Arc<StateMachine>> = e
             .machines
             .values()
-            .filter(|m| m.rec.machine_type == "STANDARD")
+            .filter(|m| machine_type(&m.rec.machine_type) == MachineType::Standard)
             .map(|m| (m.definition.clone(), m.compiled.clone()))
             .collect();
         for mut rec in snap.running {
@@ -903,6 +903,7 @@ impl Engine {
         let entry = self.machine(&arn)?.clone();
         let mut rec = entry.rec;
         let mut compiled = entry.compiled;
+        let mut text = entry.definition;
         if let Some(d) = definition {
             let m = compile_str(
                 &d,
@@ -912,6 +913,7 @@ impl Engine {
             )
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
             compiled = Arc::new(m);
+            text = Arc::from(d.as_str());
             rec.definition = d;
         }
         if let Some(r) = role_arn {
@@ -926,8 +928,14 @@ impl Engine {
         rec.updated = self.clock.now_ms();
         rec.revision_id = uuid::Uuid::new_v4().to_string();
         self.batch.push(Write::PutStateMachine(rec.clone()));
-        self.machines
-            .insert(arn, MachineEntry::new(rec.clone(), compiled));
+        self.machines.insert(
+            arn,
+            MachineEntry {
+                rec: rec.clone(),
+                compiled,
+                definition: text,
+            },
+        );
         Ok(rec)
     }
 
