@@ -223,7 +223,7 @@ impl Drop for Server {
 }
 
 /// How fast this machine runs right now: the best of 5 timings, in ms, of a
-/// fixed single-threaded integer loop (about 100 ms on the reference
+/// fixed single-threaded integer loop (190 ms on the reference
 /// machine). Shared virtual machines change speed from hour to hour; this
 /// tells which runs can be compared.
 async fn calibrate() -> f64 {

@@ -6,9 +6,10 @@
 //! transaction (one fsync for thousands of writes); reads use a small pool
 //! of other connections, which WAL lets run while the writer commits.
 
+use std::collections::HashMap;
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -207,6 +208,10 @@ const MIGRATIONS: &[&str] = &[
 const EXECUTION_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, \
                                  (SELECT d.text FROM definitions d WHERE d.id = executions.definition), role_arn, \
                                  revision_id, parent";
+
+/// [`EXECUTION_COLUMNS`] with the definition's id in place of its text.
+const EXECUTION_ROW_COLUMNS: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, \
+                                     stop, definition, role_arn, revision_id, parent";
 
 /// A [`Store`] in `<dir>/stepwise.db`.
 ///
@@ -566,8 +571,7 @@ fn definition_id(tx: &Transaction<'_>, text: &str) -> Result<i64, StoreError> {
     Ok(tx.last_insert_rowid())
 }
 
-/// An execution row as parameters ?1..?15 in the order of the `executions`
-/// table's columns after `id`,
+/// An execution row as parameters ?1..?15: [`EXECUTION_ROW_COLUMNS`], then `runtime`,
 /// with `definition` (the id of its text; the text itself in a schema
 /// before version 4) for the definition.
 fn execution_params<'a>(
@@ -595,6 +599,12 @@ fn execution_params<'a>(
 
 /// Reads a row selected with [`EXECUTION_COLUMNS`] and then `runtime` (or `NULL`).
 fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
+    execution_fields(r, r.get(10)?)
+}
+
+/// Reads a row selected with [`EXECUTION_COLUMNS`] or [`EXECUTION_ROW_COLUMNS`]
+/// and then `runtime`, with `definition` for column 10.
+fn execution_fields(r: &Row<'_>, definition: Arc<str>) -> rusqlite::Result<ExecutionRecord> {
     Ok(ExecutionRecord {
         arn: r.get(0)?,
         state_machine_arn: r.get(1)?,
@@ -606,7 +616,7 @@ fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
         cause: r.get(7)?,
         start: r.get(8)?,
         stop: r.get(9)?,
-        definition: r.get(10)?,
+        definition,
         role_arn: r.get(11)?,
         revision_id: r.get(12)?,
         parent: r.get(13)?,
@@ -663,12 +673,31 @@ impl Store for SqliteStore {
                         .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(db_err("load tags"))?;
+            // Each distinct definition is read once and shared by the
+            // records (10,000 running executions of one machine would
+            // otherwise each bring their own copy of its text).
+            let mut texts: HashMap<i64, Arc<str>> = HashMap::new();
             let running = tx
-                .prepare(&format!(
-                    "SELECT {EXECUTION_COLUMNS}, runtime FROM executions
-                     WHERE status = '{RUNNING}' ORDER BY start, arn"
-                ))
-                .and_then(|mut s| s.query_map([], execution_row)?.collect::<rusqlite::Result<Vec<_>>>())
+                .prepare("SELECT text FROM definitions WHERE id = ?1")
+                .and_then(|mut text_of| {
+                    let mut s = tx.prepare(&format!(
+                        "SELECT {EXECUTION_ROW_COLUMNS}, runtime FROM executions
+                         WHERE status = '{RUNNING}' ORDER BY start, arn"
+                    ))?;
+                    s.query_map([], |r| {
+                        let id: i64 = r.get(10)?;
+                        let text = match texts.get(&id) {
+                            Some(t) => t.clone(),
+                            None => {
+                                let t: Arc<str> = text_of.query_row([id], |d| d.get(0))?;
+                                texts.insert(id, t.clone());
+                                t
+                            }
+                        };
+                        execution_fields(r, text)
+                    })?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+                })
                 .map_err(db_err("load running executions"))?;
             let meta = tx
                 .prepare("SELECT key, value FROM meta WHERE key <> ?1 ORDER BY key")
@@ -935,10 +964,6 @@ mod tests {
         tempfile::tempdir().unwrap()
     }
 
-    /// The columns [`execution_params`] binds, in its order.
-    const EXECUTION_ROW: &str = "arn, state_machine_arn, name, status, input, output, error, cause, start, stop, \
-                                 definition, role_arn, revision_id, parent, runtime";
-
     /// The single value `sql` selects.
     fn one<T: rusqlite::types::FromSql>(conn: &Connection, sql: &str) -> T {
         conn.query_row(sql, [], |r| r.get(0)).unwrap()
@@ -1103,7 +1128,7 @@ mod tests {
             .unwrap();
             raw.execute(
                 &format!(
-                    "INSERT INTO executions ({EXECUTION_ROW})
+                    "INSERT INTO executions ({EXECUTION_ROW_COLUMNS}, runtime)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                 ),
                 execution_params(&e, &e.definition),
@@ -1176,7 +1201,7 @@ mod tests {
             for e in &execs {
                 raw.execute(
                     &format!(
-                        "INSERT INTO executions ({EXECUTION_ROW})
+                        "INSERT INTO executions ({EXECUTION_ROW_COLUMNS}, runtime)
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
                     ),
                     execution_params(e, &e.definition),
@@ -1194,7 +1219,10 @@ mod tests {
         for e in &execs {
             assert_eq!(store.execution(&e.arn).unwrap().as_ref(), Some(e));
         }
-        assert_eq!(store.load().unwrap().running, execs);
+        let running = store.load().unwrap().running;
+        assert_eq!(running, execs);
+        // Loaded once, shared by the records.
+        assert!(Arc::ptr_eq(&running[0].definition, &running[1].definition));
         assert_eq!(
             store.history(&execs[1].arn, None, false, 0).unwrap(),
             vec![suite::event(1)]
