@@ -39,6 +39,10 @@ enum Scenario {
     Wait,
     /// Inputs near the 256 KiB limit.
     Payload,
+    /// Executions of an 11 KB definition parked on a Wait; the coordinator is
+    /// killed (SIGKILL) and started again: time to the first answer and RSS
+    /// (needs `--spawn`).
+    Restart,
     /// Every scenario in turn.
     All,
 }
@@ -147,6 +151,9 @@ struct Server {
     /// Spawn to first answered request.
     startup_ms: f64,
     started: Instant,
+    bin: String,
+    dir: std::path::PathBuf,
+    addr: String,
 }
 
 impl Server {
@@ -154,9 +161,37 @@ impl Server {
         let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let t0 = Instant::now();
+        let (child, addr) = Self::start(bin, "127.0.0.1:0", &dir)?;
+        let url = format!("http://{addr}");
+        Ok((
+            Server {
+                child,
+                startup_ms: 0.0,
+                started: t0,
+                bin: bin.to_owned(),
+                dir,
+                addr,
+            },
+            url,
+        ))
+    }
+
+    /// Kills the coordinator as a crash would (SIGKILL) and starts it again
+    /// on the same data directory and address; `started` is reset.
+    fn crash_and_restart(&mut self) -> Result<(), String> {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.started = Instant::now();
+        let (child, _) = Self::start(&self.bin, &self.addr, &self.dir)?;
+        self.child = child;
+        Ok(())
+    }
+
+    /// Starts `bin` and waits until it says where it listens.
+    fn start(bin: &str, listen: &str, dir: &std::path::Path) -> Result<(Child, String), String> {
         let mut child = Command::new(bin)
-            .args(["--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir)
+            .args(["--listen", listen, "--data-dir"])
+            .arg(dir)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -175,15 +210,7 @@ impl Server {
             }
         };
         std::thread::spawn(move || for _ in lines {});
-        let url = format!("http://{addr}");
-        Ok((
-            Server {
-                child,
-                startup_ms: 0.0,
-                started: t0,
-            },
-            url,
-        ))
+        Ok((child, addr))
     }
 
     fn pid(&self) -> u32 {
@@ -219,6 +246,7 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -549,6 +577,91 @@ async fn activity_round_trips(
     }
 }
 
+/// `n` executions of an 11 KB definition (a 600 s Wait, then 40 Pass states)
+/// parked on their Wait; the coordinator is killed and started again on its
+/// data directory: time from the new process to its first answer, RSS
+/// before and after, and how many executions it resumed.
+async fn restart(api: &Api, server: &mut Server, args: &Args) -> Result<Report, String> {
+    let mut states = serde_json::Map::new();
+    states.insert(
+        "Park".into(),
+        json!({"Type": "Wait", "Seconds": 600, "Next": "P0"}),
+    );
+    for i in 0..40 {
+        let mut st = json!({
+            "Type": "Pass",
+            "Comment": format!("step {i} of a longer workflow"),
+            "Parameters": {"order.$": "$.order", "step": i, "note": "x".repeat(80),
+                           "entered.$": "$$.State.EnteredTime"},
+            "ResultPath": format!("$.r{i}"),
+        });
+        if i == 39 {
+            st["End"] = json!(true);
+        } else {
+            st["Next"] = json!(format!("P{}", i + 1));
+        }
+        states.insert(format!("P{i}"), st);
+    }
+    let def = json!({"StartAt": "Park", "States": states});
+    let def_kb = def.to_string().len() as f64 / 1024.0;
+    let m = create_machine(api, "restart", &def, "STANDARD").await?;
+    let n = args.executions;
+    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
+    let mut starts = Vec::with_capacity(n);
+    for i in 0..n {
+        let Ok(permit) = permits.clone().acquire_owned().await else {
+            break;
+        };
+        let api = api.clone();
+        let body = json!({"stateMachineArn": m, "input": json!({"order": i}).to_string()});
+        starts.push(tokio::spawn(async move {
+            let ok = api.call("StartExecution", body).await.is_ok();
+            drop(permit);
+            ok
+        }));
+    }
+    let mut started = 0;
+    for s in starts {
+        started += usize::from(matches!(s.await, Ok(true)));
+    }
+    let rss_before = server.rss_mib().0;
+    tokio::task::block_in_place(|| server.crash_and_restart())?;
+    // A client of its own: the pooled connections went with the old process.
+    let fresh = Api {
+        client: api.new_client().map_err(|e| e.to_string())?,
+        ..api.clone()
+    };
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    loop {
+        if fresh.call("ListStateMachines", json!({})).await.is_ok() {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err("the restarted coordinator did not answer".into());
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let first_answer_ms = server.started.elapsed().as_secs_f64() * 1000.0;
+    let (rss_after, _) = server.rss_mib();
+    let resumed = count_status(&fresh, &m, "RUNNING").await;
+    Ok(Report {
+        scenario: "restart".into(),
+        executions: started,
+        succeeded: resumed,
+        seconds: first_answer_ms / 1000.0,
+        executions_per_s: resumed as f64 * 1000.0 / first_answer_ms.max(1e-9),
+        server_rss_mib: rss_after,
+        note: format!(
+            "{started} executions of a {def_kb:.0} KB definition parked on a Wait, coordinator \
+             SIGKILLed and started again: first answer after {first_answer_ms:.0} ms, RSS {} -> {} MiB, \
+             {resumed} resumed",
+            fmt_opt(rss_before, 1),
+            fmt_opt(rss_after, 1),
+        ),
+        ..Default::default()
+    })
+}
+
 async fn scenario(
     api: &Api,
     server: Option<&Server>,
@@ -781,6 +894,7 @@ async fn scenario(
             }
         }
         Scenario::All => return Err("internal: All is expanded by the caller".into()),
+        Scenario::Restart => return Err("internal: Restart is run by the caller".into()),
     }
     rep.executions_per_s = rep.succeeded as f64 / rep.seconds.max(1e-9);
     if let (Some(s), Some(c0)) = (server, cpu0) {
@@ -843,6 +957,7 @@ async fn main() -> std::process::ExitCode {
             Scenario::Activities,
             Scenario::Payload,
             Scenario::Wait,
+            Scenario::Restart,
         ]
     } else {
         vec![args.scenario]
@@ -850,7 +965,13 @@ async fn main() -> std::process::ExitCode {
     let calibration_before = calibrate().await;
     let mut reports = Vec::new();
     for sc in list {
-        match scenario(&api, server.as_ref(), sc, &args).await {
+        let report = match (sc, server.as_mut()) {
+            (Scenario::Restart, Some(s)) => restart(&api, s, &args).await,
+            (Scenario::Restart, None) if args.scenario == Scenario::All => continue,
+            (Scenario::Restart, None) => Err("needs --spawn".into()),
+            _ => scenario(&api, server.as_ref(), sc, &args).await,
+        };
+        match report {
             Ok(r) => {
                 println!("{}", serde_json::to_string(&r).unwrap_or_default());
                 reports.push(r);
