@@ -330,10 +330,35 @@ async fn run_standard(
     deadline: Instant,
 ) -> (usize, f64) {
     let t0 = Instant::now();
-    let sem = Arc::new(Semaphore::new(concurrency));
-    let mut tasks = Vec::with_capacity(n);
     let input_text = input.to_string();
-    for _ in 0..n {
+    let started = start_executions(
+        api,
+        machine,
+        n,
+        concurrency,
+        |_| input_text.clone(),
+        deadline,
+    )
+    .await;
+    wait_until_done(api, machine, deadline).await;
+    let secs = t0.elapsed().as_secs_f64();
+    let ok = count_status(api, machine, "SUCCEEDED").await;
+    (ok.min(started), secs)
+}
+
+/// Starts `n` executions of `machine` (the `i`th with `input(i)`), with
+/// `concurrency` calls in flight, until the deadline; how many started.
+async fn start_executions(
+    api: &Api,
+    machine: &str,
+    n: usize,
+    concurrency: usize,
+    input: impl Fn(usize) -> String,
+    deadline: Instant,
+) -> usize {
+    let sem = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
         if Instant::now() > deadline {
             break;
         }
@@ -341,7 +366,7 @@ async fn run_standard(
             break;
         };
         let api = api.clone();
-        let body = json!({"stateMachineArn": machine, "input": input_text});
+        let body = json!({"stateMachineArn": machine, "input": input(i)});
         tasks.push(tokio::spawn(async move {
             let r = api.call("StartExecution", body).await;
             drop(permit);
@@ -354,10 +379,7 @@ async fn run_standard(
             started += 1;
         }
     }
-    wait_until_done(api, machine, deadline).await;
-    let secs = t0.elapsed().as_secs_f64();
-    let ok = count_status(api, machine, "SUCCEEDED").await;
-    (ok.min(started), secs)
+    started
 }
 
 /// Waits until no execution of `machine` is RUNNING, or the deadline.
@@ -605,25 +627,16 @@ async fn restart(api: &Api, server: &mut Server, args: &Args) -> Result<Report, 
     let def = json!({"StartAt": "Park", "States": states});
     let def_kb = def.to_string().len() as f64 / 1024.0;
     let m = create_machine(api, "restart", &def, "STANDARD").await?;
-    let n = args.executions;
-    let permits = Arc::new(Semaphore::new(args.concurrency.max(1)));
-    let mut starts = Vec::with_capacity(n);
-    for i in 0..n {
-        let Ok(permit) = permits.clone().acquire_owned().await else {
-            break;
-        };
-        let api = api.clone();
-        let body = json!({"stateMachineArn": m, "input": json!({"order": i}).to_string()});
-        starts.push(tokio::spawn(async move {
-            let ok = api.call("StartExecution", body).await.is_ok();
-            drop(permit);
-            ok
-        }));
-    }
-    let mut started = 0;
-    for s in starts {
-        started += usize::from(matches!(s.await, Ok(true)));
-    }
+    let deadline = Instant::now() + Duration::from_secs(args.max_seconds);
+    let started = start_executions(
+        api,
+        &m,
+        args.executions,
+        args.concurrency,
+        |i| json!({"order": i}).to_string(),
+        deadline,
+    )
+    .await;
     let rss_before = server.rss_mib().0;
     tokio::task::block_in_place(|| server.crash_and_restart())?;
     // A client of its own: the pooled connections went with the old process.
@@ -829,26 +842,14 @@ async fn scenario(
             let m2 = create_machine(api, "parked", &def, "STANDARD").await?;
             let rss_before = server.and_then(|s| s.rss_mib().0);
             let until = Instant::now() + Duration::from_secs(3 + n as u64 / 1000);
-            let sem = Arc::new(Semaphore::new(args.concurrency));
-            let mut starts = Vec::with_capacity(n);
-            for _ in 0..n {
-                let Ok(permit) = sem.clone().acquire_owned().await else {
-                    break;
-                };
+            let seconds_left = |_| {
                 let s = until
                     .saturating_duration_since(Instant::now())
                     .as_secs()
                     .max(1);
-                let api = api.clone();
-                let body = json!({"stateMachineArn": m2, "input": json!({"s": s}).to_string()});
-                starts.push(tokio::spawn(async move {
-                    let _ = api.call("StartExecution", body).await;
-                    drop(permit);
-                }));
-            }
-            for s in starts {
-                let _ = s.await;
-            }
+                json!({"s": s}).to_string()
+            };
+            start_executions(api, &m2, n, args.concurrency, seconds_left, deadline).await;
             let waiting = count_status(api, &m2, "RUNNING").await;
             let rss_waiting = server.and_then(|s| s.rss_mib().0);
             wait_until_done(api, &m2, deadline).await;

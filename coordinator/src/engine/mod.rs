@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use stepwise_asl::compile::{CompileOptions, compile_str};
 use stepwise_asl::model::{MachineType, StateMachine};
-use stepwise_asl::{StatesError, Variables, names};
+use stepwise_asl::{DefinitionError, StatesError, Variables, names};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
@@ -286,6 +286,56 @@ pub struct Engine {
     committed_round: u64,
 }
 
+/// Shares definitions between the executions a restart resumes, as they
+/// were shared before it: one text and one compiled form per distinct
+/// definition (10,000 running executions of one machine are compiled once,
+/// not 10,000 times).
+struct SharedDefinitions {
+    by_text: HashMap<Arc<str>, Arc<StateMachine>>,
+    /// The store hands out one `Arc` per distinct text: those are found by
+    /// address, without hashing the text again. Each entry keeps the store's
+    /// `Arc` (the first field) alive, so no address is reused meanwhile.
+    by_address: HashMap<*const u8, (Arc<str>, Shared)>,
+}
+
+/// A definition's shared text and compiled form.
+type Shared = (Arc<str>, Arc<StateMachine>);
+
+impl SharedDefinitions {
+    /// Starts from the STANDARD machines' current definitions.
+    fn seeded<'a>(machines: impl Iterator<Item = &'a MachineEntry>) -> Self {
+        SharedDefinitions {
+            by_text: machines
+                .filter(|m| machine_type(&m.rec.machine_type) == MachineType::Standard)
+                .map(|m| (m.definition.clone(), m.compiled.clone()))
+                .collect(),
+            by_address: HashMap::new(),
+        }
+    }
+
+    /// The shared text and compiled form of `text`, compiling it if it is new.
+    fn resolve(&mut self, text: &Arc<str>) -> Result<Shared, DefinitionError> {
+        let address = text.as_ptr();
+        if let Some((_, shared)) = self.by_address.get(&address) {
+            return Ok(shared.clone());
+        }
+        let (shared, m) = match self.by_text.get_key_value(text) {
+            Some((t, m)) => (t.clone(), m.clone()),
+            None => {
+                let opts = CompileOptions {
+                    machine_type: MachineType::Standard,
+                };
+                let m = Arc::new(compile_str(text, opts)?);
+                self.by_text.insert(text.clone(), m.clone());
+                (text.clone(), m)
+            }
+        };
+        self.by_address
+            .insert(address, (text.clone(), (shared.clone(), m.clone())));
+        Ok((shared, m))
+    }
+}
+
 /// Why the engine could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -362,15 +412,7 @@ impl Engine {
             e.tags.entry(res).or_default().insert(k, v);
         }
         let now = e.clock.now_ms();
-        // Executions of the same definition share its text and its compiled
-        // form, as they did before the restart: 10,000 running executions of
-        // one machine are compiled once, not 10,000 times.
-        let mut compiled: HashMap<Arc<str>, Arc<StateMachine>> = e
-            .machines
-            .values()
-            .filter(|m| machine_type(&m.rec.machine_type) == MachineType::Standard)
-            .map(|m| (m.definition.clone(), m.compiled.clone()))
-            .collect();
+        let mut shared = SharedDefinitions::seeded(e.machines.values());
         for mut rec in snap.running {
             // Parsed here, not kept as text: the engine writes it from `rt`.
             let Some(rt_text) = rec.runtime.take() else {
@@ -383,26 +425,14 @@ impl Engine {
                     continue;
                 }
             };
-            let machine = match compiled.get_key_value(&rec.definition) {
-                Some((text, m)) => {
-                    rec.definition = text.clone();
-                    m.clone()
+            let machine = match shared.resolve(&rec.definition) {
+                Ok((text, m)) => {
+                    rec.definition = text;
+                    m
                 }
-                None => {
-                    let opts = CompileOptions {
-                        machine_type: MachineType::Standard,
-                    };
-                    match compile_str(&rec.definition, opts) {
-                        Ok(m) => {
-                            let m = Arc::new(m);
-                            compiled.insert(rec.definition.clone(), m.clone());
-                            m
-                        }
-                        Err(err) => {
-                            tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
-                            continue;
-                        }
-                    }
+                Err(err) => {
+                    tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
+                    continue;
                 }
             };
             let context = base_context(&rec, &machine_name(&rec.state_machine_arn));

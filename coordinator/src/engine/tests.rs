@@ -78,6 +78,58 @@ async fn poll(h: &EngineHandle, activity: &str) -> Option<ActivityTask> {
         .unwrap()
 }
 
+async fn create_activity(h: &EngineHandle, name: &str) -> String {
+    h.call(|reply| Command::CreateActivity {
+        name: name.into(),
+        tags: vec![],
+        reply,
+    })
+    .await
+    .unwrap()
+    .arn
+}
+
+/// A STANDARD machine with a single Task state on `activity`.
+fn one_task(activity: &str, comment: &str) -> String {
+    json!({"Comment": comment, "StartAt": "T",
+           "States": {"T": {"Type": "Task", "Resource": activity, "End": true}}})
+    .to_string()
+}
+
+async fn create_machine(h: &EngineHandle, name: &str, definition: String) -> StateMachineRecord {
+    h.call(|reply| Command::CreateStateMachine {
+        name: name.into(),
+        definition,
+        role_arn: "arn:aws:iam::123456789012:role/r".into(),
+        machine_type: "STANDARD".into(),
+        logging: "{}".into(),
+        tracing: "{}".into(),
+        tags: vec![],
+        reply,
+    })
+    .await
+    .unwrap()
+    .0
+}
+
+/// Starts an execution that keeps running; its ARN.
+async fn start(h: &EngineHandle, machine_arn: &str, name: &str, input: &str) -> String {
+    match h
+        .call(|reply| Command::StartExecution {
+            machine_arn: machine_arn.into(),
+            name: Some(name.into()),
+            input: input.into(),
+            sync: false,
+            reply,
+        })
+        .await
+        .unwrap()
+    {
+        Started::Running { arn, .. } => arn,
+        _ => panic!("{name} is not running"),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
     let inner = Arc::new(MemoryStore::new());
@@ -87,43 +139,9 @@ async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
         changed: Condvar::new(),
     });
     let (h, cancel) = engine(gated.clone());
-    let act = h
-        .call(|reply| Command::CreateActivity {
-            name: "work".into(),
-            tags: vec![],
-            reply,
-        })
-        .await
-        .unwrap()
-        .arn;
-    let def =
-        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": act, "End": true}}});
-    let (machine, _) = h
-        .call(|reply| Command::CreateStateMachine {
-            name: "m".into(),
-            definition: def.to_string(),
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            machine_type: "STANDARD".into(),
-            logging: "{}".into(),
-            tracing: "{}".into(),
-            tags: vec![],
-            reply,
-        })
-        .await
-        .unwrap();
-    let Started::Running { arn: exec, .. } = h
-        .call(|reply| Command::StartExecution {
-            machine_arn: machine.arn.clone(),
-            name: Some("e1".into()),
-            input: "{\"n\":1}".into(),
-            sync: false,
-            reply,
-        })
-        .await
-        .unwrap()
-    else {
-        panic!("not running")
-    };
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "")).await;
+    let exec = start(&h, &machine.arn, "e1", "{\"n\":1}").await;
 
     // Commits now hang: the scheduling is durable, so the task still comes at once.
     gated.set(true, false);
@@ -178,57 +196,15 @@ async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
     let store: Arc<dyn Store> =
         Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
     let (h, cancel) = engine(store.clone());
-    let act = h
-        .call(|reply| Command::CreateActivity {
-            name: "work".into(),
-            tags: vec![],
-            reply,
-        })
-        .await
-        .unwrap()
-        .arn;
-    let task = |comment: &str| {
-        json!({"Comment": comment, "StartAt": "T",
-               "States": {"T": {"Type": "Task", "Resource": act, "End": true}}})
-        .to_string()
-    };
-    let (machine, _) = h
-        .call(|reply| Command::CreateStateMachine {
-            name: "m".into(),
-            definition: task("first"),
-            role_arn: "arn:aws:iam::123456789012:role/r".into(),
-            machine_type: "STANDARD".into(),
-            logging: "{}".into(),
-            tracing: "{}".into(),
-            tags: vec![],
-            reply,
-        })
-        .await
-        .unwrap();
-    let start = |name: &'static str| {
-        let machine_arn = machine.arn.clone();
-        let h = h.clone();
-        async move {
-            match h
-                .call(|reply| Command::StartExecution {
-                    machine_arn,
-                    name: Some(name.into()),
-                    input: "{}".into(),
-                    sync: false,
-                    reply,
-                })
-                .await
-                .unwrap()
-            {
-                Started::Running { arn, .. } => arn,
-                _ => panic!("{name} is not running"),
-            }
-        }
-    };
-    let old = [start("a").await, start("b").await];
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "first")).await;
+    let old = [
+        start(&h, &machine.arn, "a", "{}").await,
+        start(&h, &machine.arn, "b", "{}").await,
+    ];
     h.call(|reply| Command::UpdateStateMachine {
         arn: machine.arn.clone(),
-        definition: Some(task("second")),
+        definition: Some(one_task(&act, "second")),
         role_arn: None,
         logging: None,
         tracing: None,
@@ -236,7 +212,10 @@ async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
     })
     .await
     .unwrap();
-    let new = [start("c").await, start("d").await];
+    let new = [
+        start(&h, &machine.arn, "c", "{}").await,
+        start(&h, &machine.arn, "d", "{}").await,
+    ];
     // Every answer above came after its commit: all of it is stored.
     cancel.cancel();
 

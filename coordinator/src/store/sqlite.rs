@@ -171,36 +171,12 @@ const MIGRATIONS: &[&str] = &[
         text TEXT UNIQUE NOT NULL
     );
     INSERT OR IGNORE INTO definitions (text) SELECT definition FROM executions ORDER BY id;
-    CREATE TABLE executions_v4 (
-        id INTEGER PRIMARY KEY,
-        arn TEXT UNIQUE NOT NULL,
-        state_machine_arn TEXT NOT NULL,
-        name TEXT NOT NULL,
-        status TEXT NOT NULL,
-        input TEXT NOT NULL,
-        output TEXT,
-        error TEXT,
-        cause TEXT,
-        start INTEGER NOT NULL,
-        stop INTEGER,
-        definition INTEGER NOT NULL,
-        role_arn TEXT NOT NULL,
-        revision_id TEXT NOT NULL,
-        parent TEXT,
-        runtime TEXT
-    );
-    INSERT INTO executions_v4 (id, arn, state_machine_arn, name, status, input, output, error, cause,
-            start, stop, definition, role_arn, revision_id, parent, runtime)
-        SELECT e.id, e.arn, e.state_machine_arn, e.name, e.status, e.input, e.output, e.error, e.cause,
-            e.start, e.stop, d.id, e.role_arn, e.revision_id, e.parent, e.runtime
-        FROM executions e JOIN definitions d ON d.text = e.definition ORDER BY e.id;
-    DROP TABLE executions;
-    ALTER TABLE executions_v4 RENAME TO executions;
-    CREATE INDEX executions_by_machine
-        ON executions (state_machine_arn, start DESC, arn DESC);
-    CREATE INDEX executions_by_machine_status
-        ON executions (state_machine_arn, status, start DESC, arn DESC);
-    CREATE INDEX executions_running ON executions (start, arn) WHERE status = 'RUNNING';",
+    -- The column keeps its name and becomes the id (the default only lets
+    -- ALTER TABLE add a NOT NULL column; every write sets it).
+    ALTER TABLE executions ADD COLUMN definition_id INTEGER NOT NULL DEFAULT 0;
+    UPDATE executions SET definition_id = (SELECT id FROM definitions WHERE text = executions.definition);
+    ALTER TABLE executions DROP COLUMN definition;
+    ALTER TABLE executions RENAME COLUMN definition_id TO definition;",
 ];
 
 /// The columns [`execution_row`] reads, in its order (the definition's text
