@@ -110,6 +110,9 @@ struct Report {
     server_cpu_ms_per_execution: Option<f64>,
     server_rss_mib: Option<f64>,
     server_peak_rss_mib: Option<f64>,
+    /// Share of the machine's CPU time the hypervisor gave to others while
+    /// the scenario ran (`steal` in /proc/stat; Linux guests only).
+    cpu_stolen_pct: Option<f64>,
     note: String,
 }
 
@@ -274,6 +277,28 @@ fn calibration_loop() -> f64 {
             t0.elapsed().as_secs_f64() * 1000.0
         })
         .fold(f64::INFINITY, f64::min)
+}
+
+/// The machine's CPU time so far (all cores, in ticks): stolen by the
+/// hypervisor, and in all. `None` where /proc/stat is not there.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is in user).
+    let steal = *ticks.get(7)?;
+    Some((steal, ticks.iter().take(8).sum()))
+}
+
+/// The share of CPU time stolen between two [`cpu_ticks`] readings, in percent.
+fn stolen_pct(before: Option<(u64, u64)>, after: Option<(u64, u64)>) -> Option<f64> {
+    let ((s0, t0), (s1, t1)) = (before?, after?);
+    let total = t1.checked_sub(t0).filter(|t| *t > 0)?;
+    Some(100.0 * s1.saturating_sub(s0) as f64 / total as f64)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> Option<f64> {
@@ -966,6 +991,7 @@ async fn main() -> std::process::ExitCode {
     let calibration_before = calibrate().await;
     let mut reports = Vec::new();
     for sc in list {
+        let ticks_before = cpu_ticks();
         let report = match (sc, server.as_mut()) {
             (Scenario::Restart, Some(s)) => restart(&api, s, &args).await,
             (Scenario::Restart, None) if args.scenario == Scenario::All => continue,
@@ -973,7 +999,8 @@ async fn main() -> std::process::ExitCode {
             _ => scenario(&api, server.as_ref(), sc, &args).await,
         };
         match report {
-            Ok(r) => {
+            Ok(mut r) => {
+                r.cpu_stolen_pct = stolen_pct(ticks_before, cpu_ticks());
                 println!("{}", serde_json::to_string(&r).unwrap_or_default());
                 reports.push(r);
             }
@@ -1016,7 +1043,10 @@ async fn main() -> std::process::ExitCode {
                 fmt_opt(r.p99_ms, 2),
                 fmt_opt(r.server_cpu_ms_per_execution, 3),
                 fmt_opt(r.server_rss_mib, 1),
-                r.note
+                match r.cpu_stolen_pct {
+                    Some(p) if p >= 1.0 => format!("{} [{p:.0}% of the CPU stolen]", r.note),
+                    _ => r.note.clone(),
+                }
             );
         }
         println!(

@@ -33,6 +33,9 @@ pub const STANDARD_MAX_MS: i64 = 366 * 24 * 3600 * 1000;
 pub const MAX_PARKED_POLLERS: usize = 10_000;
 /// Recently finished EXPRESS executions kept for `DescribeExecution`.
 const EXPRESS_KEEP: usize = 1_000;
+/// The longest a handed-out task's `ActivityStarted` waits to be written
+/// with its execution's next change.
+pub const LAZY_START_MS: i64 = 100;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -277,6 +280,13 @@ pub struct Engine {
     effects: Vec<Effect>,
     dirty: HashSet<String>,
     events: HashMap<String, Vec<EventRecord>>,
+    /// Executions whose only change since their last commit is a task handed
+    /// to a worker (`ActivityStarted`), by when: written with their next
+    /// change (the task's answer, usually a few milliseconds later) or after
+    /// [`LAZY_START_MS`], so a busy activity costs one write per task, not two.
+    lazy: HashMap<String, i64>,
+    /// The same, oldest first (entries whose time no longer matches `lazy` are stale).
+    lazy_order: VecDeque<(i64, String)>,
     vars: Variables,
     pending_dispatch: Vec<String>,
     stored_now: Vec<String>,
@@ -385,6 +395,8 @@ impl Engine {
             effects: Vec::new(),
             dirty: HashSet::new(),
             events: HashMap::new(),
+            lazy: HashMap::new(),
+            lazy_order: VecDeque::new(),
             vars: Variables::new(),
             pending_dispatch: Vec::new(),
             stored_now: Vec::new(),
@@ -503,7 +515,11 @@ impl Engine {
         // as soon as the previous one is durable.
         let mut inflight: Option<Commit> = None;
         loop {
-            let next = self.timers.first().map(|(t, _)| *t);
+            let next_lazy = self.lazy_order.front().map(|(t, _)| t + LAZY_START_MS);
+            let next = match (self.timers.first().map(|(t, _)| *t), next_lazy) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             let sleep = async {
                 match next {
                     Some(t) => {
@@ -539,6 +555,7 @@ impl Engine {
                 }
             }
             self.fire_due_timers();
+            self.write_due_starts();
             if inflight.is_none() {
                 inflight = self.start_commit();
             }
@@ -550,8 +567,12 @@ impl Engine {
         self.flush().await;
     }
 
-    /// Commits the round and performs its effects.
+    /// Commits the round, deferred `ActivityStarted` events included, and performs its effects.
     async fn flush(&mut self) {
+        self.lazy_order.clear();
+        for (arn, _) in std::mem::take(&mut self.lazy) {
+            self.dirty.insert(arn);
+        }
         if let Some(mut c) = self.start_commit() {
             let done = (&mut c.task).await;
             self.finish_commit(c, done);
@@ -562,6 +583,11 @@ impl Engine {
     /// transaction. A round with nothing to write performs its effects at once
     /// (call this only when no other commit is in flight).
     fn start_commit(&mut self) -> Option<Commit> {
+        if !self.lazy.is_empty() {
+            for arn in &self.dirty {
+                self.lazy.remove(arn);
+            }
+        }
         for arn in std::mem::take(&mut self.dirty) {
             if let Some(x) = self.execs.get(&arn) {
                 if x.express {
@@ -584,7 +610,11 @@ impl Engine {
             }
         }
         for (execution, events) in std::mem::take(&mut self.events) {
-            self.batch.push(Write::AppendEvents { execution, events });
+            if self.lazy.contains_key(&execution) {
+                self.events.insert(execution, events);
+            } else {
+                self.batch.push(Write::AppendEvents { execution, events });
+            }
         }
         let round = self.round;
         self.round += 1;
@@ -1283,6 +1313,7 @@ impl Engine {
         exec.rec.runtime = None;
         let arn = exec.rec.arn.clone();
         self.dirty.remove(&arn);
+        self.lazy.remove(&arn);
         self.execs.remove(&arn);
         if exec.express {
             self.express_records.insert(arn.clone(), exec.rec.clone());
@@ -1402,6 +1433,24 @@ impl Engine {
         self.dispatch(&activity);
     }
 
+    /// Marks for this round the executions whose `ActivityStarted` waited
+    /// [`LAZY_START_MS`] for another change.
+    fn write_due_starts(&mut self) {
+        let now = self.clock.now_ms();
+        while let Some((t, _)) = self.lazy_order.front() {
+            if t + LAZY_START_MS > now {
+                break;
+            }
+            let Some((t, arn)) = self.lazy_order.pop_front() else {
+                break;
+            };
+            if self.lazy.get(&arn) == Some(&t) {
+                self.lazy.remove(&arn);
+                self.dirty.insert(arn);
+            }
+        }
+    }
+
     fn dispatch_pending(&mut self) {
         for a in std::mem::take(&mut self.pending_dispatch) {
             self.dispatch(&a);
@@ -1411,10 +1460,11 @@ impl Engine {
     /// Hands queued tasks of `activity` to parked pollers whose connection is still open.
     ///
     /// A task whose scheduling is already committed goes to its poller at once:
-    /// its `ActivityStarted` event is committed with the current round, and if
-    /// the coordinator stops before that, the task is queued again on restart
-    /// under the same token (the action is repeated, never the decision). A
-    /// task scheduled in the current round is handed out after its commit.
+    /// its `ActivityStarted` event is committed with the execution's next
+    /// change or within [`LAZY_START_MS`], and if the coordinator stops before
+    /// that, the task is queued again on restart under the same token (the
+    /// action is repeated, never the decision). A task scheduled in the
+    /// current round is handed out after its commit.
     fn dispatch(&mut self, activity: &str) {
         loop {
             let Some(q) = self.queues.get_mut(activity) else {
@@ -1453,7 +1503,13 @@ impl Engine {
             };
             let mut input = None;
             let worker = poller.worker.clone();
+            let changed = self.dirty.contains(&exec_arn) || self.events.contains_key(&exec_arn);
             self.step(exec, |rt, cx| input = rt.task_started(cx, id, &worker));
+            if !changed && self.dirty.remove(&exec_arn) {
+                let now = self.clock.now_ms();
+                self.lazy.insert(exec_arn.clone(), now);
+                self.lazy_order.push_back((now, exec_arn.clone()));
+            }
             let token = self.signer.sign(&exec_arn, id);
             let task = input.map(|i| ActivityTask {
                 token,

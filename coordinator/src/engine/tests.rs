@@ -236,3 +236,134 @@ async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
         assert!(Arc::ptr_eq(&x(n).rec.definition, &entry.definition));
     }
 }
+
+/// Delegates to a [`MemoryStore`] and keeps, for each commit, the event types it wrote.
+struct RecordingStore {
+    inner: MemoryStore,
+    commits: Mutex<Vec<Vec<String>>>,
+}
+
+impl Store for RecordingStore {
+    fn load(&self) -> Result<Snapshot, StoreError> {
+        self.inner.load()
+    }
+    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
+        let types = batch
+            .writes
+            .iter()
+            .flat_map(|w| match w {
+                Write::AppendEvents { events, .. } => {
+                    events.iter().map(|e| e.event_type.clone()).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        self.commits.lock().unwrap().push(types);
+        self.inner.commit(batch)
+    }
+    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
+        self.inner.execution(arn)
+    }
+    fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError> {
+        self.inner.list_executions(q)
+    }
+    fn history(
+        &self,
+        execution: &str,
+        after: Option<i64>,
+        reverse: bool,
+        limit: usize,
+    ) -> Result<Vec<EventRecord>, StoreError> {
+        self.inner.history(execution, after, reverse, limit)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_answered_at_once_costs_one_write_and_an_unanswered_one_is_written_soon() {
+    let store = Arc::new(RecordingStore {
+        inner: MemoryStore::new(),
+        commits: Mutex::new(Vec::new()),
+    });
+    let (h, cancel) = engine(store.clone());
+    let act = create_activity(&h, "work").await;
+    let two = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": act, "Next": "B"},
+        "B": {"Type": "Task", "Resource": act, "End": true}}})
+    .to_string();
+    let machine = create_machine(&h, "m", two).await;
+    let exec = start(&h, &machine.arn, "e1", "{}").await;
+
+    // Answered at once: ActivityStarted is written in the same commit as the answer.
+    let first = poll(&h, &act).await.expect("a task");
+    h.call(|reply| Command::SendTaskSuccess {
+        token: first.token.clone(),
+        output: "{}".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    let commits = store.commits.lock().unwrap().clone();
+    let with_started: Vec<_> = commits
+        .iter()
+        .filter(|c| c.iter().any(|t| t == "ActivityStarted"))
+        .collect();
+    assert_eq!(with_started.len(), 1, "{commits:?}");
+    assert!(
+        with_started[0].contains(&"ActivitySucceeded".to_string()),
+        "{commits:?}"
+    );
+
+    // Not answered: its ActivityStarted is still written, within LAZY_START_MS.
+    let second = poll(&h, &act).await.expect("the second task");
+    let started_at = std::time::Instant::now();
+    let started = |store: &RecordingStore| {
+        store
+            .inner
+            .history(&exec, None, false, 100)
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type == "ActivityStarted")
+            .count()
+    };
+    while started(&store) < 2 {
+        assert!(
+            started_at.elapsed() < Duration::from_secs(5),
+            "the second ActivityStarted was never written"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // And a stop writes it too (here already written): the answer still lands.
+    h.call(|reply| Command::SendTaskSuccess {
+        token: second.token.clone(),
+        output: "{}".into(),
+        reply,
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        store.inner.execution(&exec).unwrap().unwrap().status,
+        "SUCCEEDED"
+    );
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_writes_the_started_tasks_it_deferred() {
+    let store = Arc::new(MemoryStore::new());
+    let e = Engine::load(config(), store.clone(), Arc::new(SystemClock)).unwrap();
+    let cancel = CancellationToken::new();
+    let (h, join) = e.spawn(cancel.clone());
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "")).await;
+    let exec = start(&h, &machine.arn, "e1", "{}").await;
+    let _task = poll(&h, &act).await.expect("a task");
+    cancel.cancel();
+    join.await.unwrap();
+    let types: Vec<String> = store
+        .history(&exec, None, false, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect();
+    assert!(types.contains(&"ActivityStarted".to_string()), "{types:?}");
+}
