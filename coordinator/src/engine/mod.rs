@@ -515,7 +515,7 @@ impl Engine {
         // as soon as the previous one is durable.
         let mut inflight: Option<Commit> = None;
         loop {
-            let next_lazy = self.lazy_order.front().map(|(t, _)| t + LAZY_START_MS);
+            let next_lazy = self.next_lazy_deadline();
             let next = match (self.timers.first().map(|(t, _)| *t), next_lazy) {
                 (Some(a), Some(b)) => Some(a.min(b)),
                 (a, b) => a.or(b),
@@ -1433,18 +1433,28 @@ impl Engine {
         self.dispatch(&activity);
     }
 
+    /// When the oldest deferred `ActivityStarted` is due; stale entries at the
+    /// front (written since, or handed out again) are dropped first, so the
+    /// engine wakes only for a start that is still waiting.
+    fn next_lazy_deadline(&mut self) -> Option<i64> {
+        while let Some((t, arn)) = self.lazy_order.front() {
+            if self.lazy.get(arn) == Some(t) {
+                return Some(t + LAZY_START_MS);
+            }
+            self.lazy_order.pop_front();
+        }
+        None
+    }
+
     /// Marks for this round the executions whose `ActivityStarted` waited
     /// [`LAZY_START_MS`] for another change.
     fn write_due_starts(&mut self) {
         let now = self.clock.now_ms();
-        while let Some((t, _)) = self.lazy_order.front() {
-            if t + LAZY_START_MS > now {
+        while let Some(due) = self.next_lazy_deadline() {
+            if due > now {
                 break;
             }
-            let Some((t, arn)) = self.lazy_order.pop_front() else {
-                break;
-            };
-            if self.lazy.get(&arn) == Some(&t) {
+            if let Some((_, arn)) = self.lazy_order.pop_front() {
                 self.lazy.remove(&arn);
                 self.dirty.insert(arn);
             }

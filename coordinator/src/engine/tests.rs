@@ -367,3 +367,26 @@ async fn a_stop_writes_the_started_tasks_it_deferred() {
         .collect();
     assert!(types.contains(&"ActivityStarted".to_string()), "{types:?}");
 }
+
+#[test]
+fn the_engine_wakes_only_for_deferred_starts_still_waiting() {
+    let mut e = Engine::load(
+        config(),
+        Arc::new(MemoryStore::new()),
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    // "a" was written since (no longer deferred), "b" was handed out again at 20.
+    e.lazy.insert("b".into(), 20);
+    e.lazy_order.extend([
+        (5, "a".to_string()),
+        (10, "b".to_string()),
+        (20, "b".to_string()),
+    ]);
+    assert_eq!(e.next_lazy_deadline(), Some(20 + LAZY_START_MS));
+    assert_eq!(e.lazy_order.len(), 1);
+    e.write_due_starts();
+    assert!(e.lazy.is_empty() && e.lazy_order.is_empty());
+    assert!(e.dirty.contains("b"));
+    assert_eq!(e.next_lazy_deadline(), None);
+}
