@@ -35,7 +35,7 @@ pub const MAX_PARKED_POLLERS: usize = 10_000;
 const EXPRESS_KEEP: usize = 1_000;
 /// The longest a handed-out task's `ActivityStarted` waits to be written
 /// with its execution's next change.
-pub const LAZY_START_MS: i64 = 100;
+const LAZY_START_MS: i64 = 100;
 
 /// Engine settings.
 #[derive(Debug, Clone)]
@@ -515,11 +515,11 @@ impl Engine {
         // as soon as the previous one is durable.
         let mut inflight: Option<Commit> = None;
         loop {
-            let next_lazy = self.next_lazy_deadline();
-            let next = match (self.timers.first().map(|(t, _)| *t), next_lazy) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let next_timer = self.timers.first().map(|(t, _)| *t);
+            let next = next_timer
+                .into_iter()
+                .chain(self.next_lazy_deadline())
+                .min();
             let sleep = async {
                 match next {
                     Some(t) => {

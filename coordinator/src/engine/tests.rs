@@ -1,6 +1,6 @@
-//! The engine with a store whose commits can be held: pipelined rounds,
-//! immediate hand-out of durable tasks, and a stop before `ActivityStarted`
-//! is durable.
+//! The engine with a store whose commits can be held and are recorded:
+//! pipelined rounds, immediate hand-out of durable tasks, a stop before
+//! `ActivityStarted` is durable, and `ActivityStarted` written with the answer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::*;
@@ -9,15 +9,26 @@ use crate::store::{ExecutionQuery, Page, Snapshot};
 use crate::time::SystemClock;
 use std::sync::{Condvar, Mutex};
 
-/// Delegates to a [`MemoryStore`]; while `held`, commits wait (and, once the
-/// store is `abandoned`, fail without writing, as if the process had died).
+/// Delegates to a [`MemoryStore`] and keeps, for each commit, the event
+/// types it wrote; while `held`, commits wait (and, once the store is
+/// `abandoned`, fail without writing, as if the process had died).
 struct GatedStore {
     inner: Arc<MemoryStore>,
     gate: Mutex<(bool, bool)>,
     changed: Condvar,
+    commits: Mutex<Vec<Vec<String>>>,
 }
 
 impl GatedStore {
+    fn new(inner: Arc<MemoryStore>) -> Self {
+        GatedStore {
+            inner,
+            gate: Mutex::new((false, false)),
+            changed: Condvar::new(),
+            commits: Mutex::new(Vec::new()),
+        }
+    }
+
     fn set(&self, held: bool, abandoned: bool) {
         *self.gate.lock().unwrap() = (held, abandoned);
         self.changed.notify_all();
@@ -36,6 +47,17 @@ impl Store for GatedStore {
         if g.1 {
             return Err(StoreError::Database("abandoned".into()));
         }
+        let types = batch
+            .writes
+            .iter()
+            .flat_map(|w| match w {
+                Write::AppendEvents { events, .. } => {
+                    events.iter().map(|e| e.event_type.clone()).collect()
+                }
+                _ => Vec::new(),
+            })
+            .collect();
+        self.commits.lock().unwrap().push(types);
         self.inner.commit(batch)
     }
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
@@ -130,14 +152,39 @@ async fn start(h: &EngineHandle, machine_arn: &str, name: &str, input: &str) -> 
     }
 }
 
+/// Answers the task with `token` successfully.
+async fn succeed(h: &EngineHandle, token: &str, output: &str) {
+    h.call(|reply| Command::SendTaskSuccess {
+        token: token.into(),
+        output: output.into(),
+        reply,
+    })
+    .await
+    .unwrap();
+}
+
+/// The types of the stored history events of `exec`, in order.
+fn event_types(store: &MemoryStore, exec: &str) -> Vec<String> {
+    store
+        .history(exec, None, false, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.event_type)
+        .collect()
+}
+
+/// How many stored `ActivityStarted` events `exec` has.
+fn started_count(store: &MemoryStore, exec: &str) -> usize {
+    event_types(store, exec)
+        .iter()
+        .filter(|t| *t == "ActivityStarted")
+        .count()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
     let inner = Arc::new(MemoryStore::new());
-    let gated = Arc::new(GatedStore {
-        inner: inner.clone(),
-        gate: Mutex::new((false, false)),
-        changed: Condvar::new(),
-    });
+    let gated = Arc::new(GatedStore::new(inner.clone()));
     let (h, cancel) = engine(gated.clone());
     let act = create_activity(&h, "work").await;
     let machine = create_machine(&h, "m", one_task(&act, "")).await;
@@ -151,31 +198,17 @@ async fn a_durable_task_is_handed_out_during_a_commit_and_again_after_a_stop() {
     // coordinator "dies" (its pending commit fails, nothing more is written).
     gated.set(true, true);
     cancel.cancel();
-    let types = |store: &MemoryStore| {
-        store
-            .history(&exec, None, false, 100)
-            .unwrap()
-            .into_iter()
-            .map(|e| e.event_type)
-            .collect::<Vec<_>>()
-    };
-    assert!(!types(&inner).contains(&"ActivityStarted".to_string()));
+    assert_eq!(started_count(&inner, &exec), 0);
 
     // Restart on what was committed: the task is queued again under the same token.
     let (h2, cancel2) = engine(inner.clone());
     let again = poll(&h2, &act).await.expect("the task again");
     assert_eq!(again.token, first.token);
-    h2.call(|reply| Command::SendTaskSuccess {
-        token: first.token.clone(),
-        output: "{\"ok\":true}".into(),
-        reply,
-    })
-    .await
-    .unwrap();
+    succeed(&h2, &first.token, "{\"ok\":true}").await;
     let rec = inner.execution(&exec).unwrap().unwrap();
     assert_eq!(rec.status, "SUCCEEDED");
-    let t = types(&inner);
-    assert_eq!(t.iter().filter(|e| *e == "ActivityStarted").count(), 1);
+    let t = event_types(&inner, &exec);
+    assert_eq!(started_count(&inner, &exec), 1);
     assert_eq!(t.iter().filter(|e| *e == "TaskStateEntered").count(), 1);
     cancel2.cancel();
 }
@@ -237,53 +270,9 @@ async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
     }
 }
 
-/// Delegates to a [`MemoryStore`] and keeps, for each commit, the event types it wrote.
-struct RecordingStore {
-    inner: MemoryStore,
-    commits: Mutex<Vec<Vec<String>>>,
-}
-
-impl Store for RecordingStore {
-    fn load(&self) -> Result<Snapshot, StoreError> {
-        self.inner.load()
-    }
-    fn commit(&self, batch: &Batch) -> Result<(), StoreError> {
-        let types = batch
-            .writes
-            .iter()
-            .flat_map(|w| match w {
-                Write::AppendEvents { events, .. } => {
-                    events.iter().map(|e| e.event_type.clone()).collect()
-                }
-                _ => Vec::new(),
-            })
-            .collect();
-        self.commits.lock().unwrap().push(types);
-        self.inner.commit(batch)
-    }
-    fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
-        self.inner.execution(arn)
-    }
-    fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError> {
-        self.inner.list_executions(q)
-    }
-    fn history(
-        &self,
-        execution: &str,
-        after: Option<i64>,
-        reverse: bool,
-        limit: usize,
-    ) -> Result<Vec<EventRecord>, StoreError> {
-        self.inner.history(execution, after, reverse, limit)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_answered_at_once_costs_one_write_and_an_unanswered_one_is_written_soon() {
-    let store = Arc::new(RecordingStore {
-        inner: MemoryStore::new(),
-        commits: Mutex::new(Vec::new()),
-    });
+    let store = Arc::new(GatedStore::new(Arc::new(MemoryStore::new())));
     let (h, cancel) = engine(store.clone());
     let act = create_activity(&h, "work").await;
     let two = json!({"StartAt": "A", "States": {
@@ -295,13 +284,7 @@ async fn a_task_answered_at_once_costs_one_write_and_an_unanswered_one_is_writte
 
     // Answered at once: ActivityStarted is written in the same commit as the answer.
     let first = poll(&h, &act).await.expect("a task");
-    h.call(|reply| Command::SendTaskSuccess {
-        token: first.token.clone(),
-        output: "{}".into(),
-        reply,
-    })
-    .await
-    .unwrap();
+    succeed(&h, &first.token, "{}").await;
     let commits = store.commits.lock().unwrap().clone();
     let with_started: Vec<_> = commits
         .iter()
@@ -316,30 +299,15 @@ async fn a_task_answered_at_once_costs_one_write_and_an_unanswered_one_is_writte
     // Not answered: its ActivityStarted is still written, within LAZY_START_MS.
     let second = poll(&h, &act).await.expect("the second task");
     let started_at = std::time::Instant::now();
-    let started = |store: &RecordingStore| {
-        store
-            .inner
-            .history(&exec, None, false, 100)
-            .unwrap()
-            .iter()
-            .filter(|e| e.event_type == "ActivityStarted")
-            .count()
-    };
-    while started(&store) < 2 {
+    while started_count(&store.inner, &exec) < 2 {
         assert!(
             started_at.elapsed() < Duration::from_secs(5),
             "the second ActivityStarted was never written"
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // And a stop writes it too (here already written): the answer still lands.
-    h.call(|reply| Command::SendTaskSuccess {
-        token: second.token.clone(),
-        output: "{}".into(),
-        reply,
-    })
-    .await
-    .unwrap();
+    // The answer to the task whose start was written on its own still lands.
+    succeed(&h, &second.token, "{}").await;
     assert_eq!(
         store.inner.execution(&exec).unwrap().unwrap().status,
         "SUCCEEDED"
@@ -359,12 +327,7 @@ async fn a_stop_writes_the_started_tasks_it_deferred() {
     let _task = poll(&h, &act).await.expect("a task");
     cancel.cancel();
     join.await.unwrap();
-    let types: Vec<String> = store
-        .history(&exec, None, false, 100)
-        .unwrap()
-        .into_iter()
-        .map(|e| e.event_type)
-        .collect();
+    let types = event_types(&store, &exec);
     assert!(types.contains(&"ActivityStarted".to_string()), "{types:?}");
 }
 
