@@ -1251,7 +1251,7 @@ impl Engine {
                 previous_id: e.previous_id,
                 timestamp: e.timestamp,
                 event_type: e.event_type.to_owned(),
-                details: e.details.to_string(),
+                details: to_text(&e.details),
             });
         }
     }

@@ -6,6 +6,7 @@
 //! transaction (one fsync for thousands of writes); reads use a small pool
 //! of other connections, which WAL lets run while the writer commits.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs::{self, File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -515,7 +516,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 "INSERT INTO history_chunks (execution, first_id, last_id, events)
                  VALUES (?1, ?2, ?3, ?4)",
             )
-            .and_then(|mut s| s.execute(params![execution_id, first, last, encode_events(events)]))
+            .and_then(|mut s| s.execute(params![execution_id, first, last, chunk_value(events)]))
             .map_err(db_err(&format!(
                 "append history events {first}..{last} of {execution}"
             )))?;
@@ -810,13 +811,12 @@ impl Store for SqliteStore {
                 let Some(row) = rows.next().map_err(db_err(&context))? else {
                     break;
                 };
-                let text = row
-                    .get_ref(0)
-                    .and_then(|v| v.as_str().map_err(Into::into))
-                    .map_err(db_err(&context))?;
+                let value = row.get_ref(0).map_err(db_err(&context))?;
+                let text = chunk_text(value)
+                    .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
                 // Only the events of the page are copied out of the chunk.
                 let mut chunk = Vec::new();
-                chunk_events(text, &mut chunk)
+                chunk_events(&text, &mut chunk)
                     .map_err(|e| StoreError::Corrupt(format!("{context}: {e}")))?;
                 let wanted = |e: &&ChunkEvent<'_>| match (reverse, after) {
                     (_, None) => true,
@@ -866,6 +866,56 @@ fn encode_events(events: &[EventRecord]) -> String {
         text.push_str(&e.details);
     }
     text
+}
+
+/// A chunk as stored: the text of [`encode_events`] compressed (LZ4 block
+/// format, its length first) as a BLOB, or the text itself where that is no
+/// smaller. A history repeats itself (every state's input is the previous
+/// one's output, every event names its keys): a 10-state execution's 4 KB
+/// chunk takes about 1 KB, and the WAL, the checkpoint and the database write
+/// a quarter as many pages.
+fn chunk_value(events: &[EventRecord]) -> rusqlite::types::Value {
+    let text = encode_events(events);
+    let packed = lz4_flex::compress_prepend_size(text.as_bytes());
+    if packed.len() < text.len() {
+        rusqlite::types::Value::Blob(packed)
+    } else {
+        rusqlite::types::Value::Text(text)
+    }
+}
+
+/// The text of a stored chunk (see [`chunk_value`]); chunks written before
+/// compression are TEXT.
+fn chunk_text(value: rusqlite::types::ValueRef<'_>) -> Result<Cow<'_, str>, String> {
+    use rusqlite::types::ValueRef;
+    match value {
+        ValueRef::Text(t) => std::str::from_utf8(t)
+            .map(Cow::Borrowed)
+            .map_err(|e| format!("a history chunk is not UTF-8: {e}")),
+        ValueRef::Blob(b) => {
+            // The length comes first (little-endian u32). LZ4 expands at most
+            // 255 times: a larger length is damage, not a reason to allocate it.
+            let (size, packed) = b
+                .split_first_chunk::<4>()
+                .map(|(n, rest)| (u32::from_le_bytes(*n) as usize, rest))
+                .ok_or("a compressed history chunk has no length")?;
+            if size > packed.len().saturating_mul(255) {
+                return Err(format!(
+                    "a compressed history chunk of {} bytes claims {size} bytes",
+                    b.len()
+                ));
+            }
+            let bytes = lz4_flex::decompress(packed, size)
+                .map_err(|e| format!("a compressed history chunk does not decompress: {e}"))?;
+            String::from_utf8(bytes)
+                .map(Cow::Owned)
+                .map_err(|e| format!("a history chunk is not UTF-8: {e}"))
+        }
+        other => Err(format!(
+            "a history chunk is a {:?}, not text",
+            other.data_type()
+        )),
+    }
 }
 
 /// One event of a chunk, borrowed from its text.
@@ -1014,16 +1064,85 @@ mod tests {
             })
             .unwrap();
         let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
-        raw.execute(
-            "INSERT INTO history_chunks (execution, first_id, last_id, events)
-             SELECT id, 1, 1, '1 0 0 99 2\nPass{}' FROM executions WHERE arn = ?1",
-            [&x.arn],
-        )
-        .unwrap();
-        assert!(matches!(
-            store.history(&x.arn, None, false, 0),
-            Err(StoreError::Corrupt(_))
-        ));
+        let packed = lz4_flex::compress_prepend_size(b"1 0 0 4 2\nPass{}");
+        let mut cut = packed.clone();
+        cut.truncate(packed.len() - 2);
+        let mut huge = packed.clone();
+        huge[..4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let not_utf8 = lz4_flex::compress_prepend_size(b"1 0 0 4 2\nPa\xffs{}");
+        let bad: [rusqlite::types::Value; 7] = [
+            "1 0 0 99 2\nPass{}".to_string().into(),
+            cut.into(),
+            huge.into(),
+            not_utf8.into(),
+            vec![1u8, 0].into(),
+            b"\xff\xfe".to_vec().into(),
+            7i64.into(),
+        ];
+        for value in bad {
+            raw.execute("DELETE FROM history_chunks", []).unwrap();
+            raw.execute(
+                "INSERT INTO history_chunks (execution, first_id, last_id, events)
+                 SELECT id, 1, 1, ?2 FROM executions WHERE arn = ?1",
+                params![x.arn, value],
+            )
+            .unwrap();
+            let got = store.history(&x.arn, None, false, 0);
+            assert!(
+                matches!(got, Err(StoreError::Corrupt(_))),
+                "{value:?}: {got:?}"
+            );
+        }
+    }
+
+    /// A history that repeats itself is stored compressed; a short one as text.
+    #[test]
+    fn sqlite_store_compresses_history_chunks() {
+        let dir = temp();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        let x = suite::execution(1, "m", 1, "RUNNING");
+        let long: Vec<EventRecord> = (1..=20)
+            .map(|id| EventRecord {
+                details: format!(r#"{{"stateEnteredEventDetails":{{"name":"S{id}","input":"{{\"a\":[1,2,3]}}"}}}}"#),
+                ..suite::event(id)
+            })
+            .collect();
+        let short = vec![EventRecord {
+            details: String::new(),
+            ..suite::event(21)
+        }];
+        store
+            .commit(&Batch {
+                writes: vec![
+                    Write::PutExecution(x.clone()),
+                    Write::AppendEvents {
+                        execution: x.arn.clone(),
+                        events: long.clone(),
+                    },
+                    Write::AppendEvents {
+                        execution: x.arn.clone(),
+                        events: short.clone(),
+                    },
+                ],
+            })
+            .unwrap();
+        let raw = Connection::open(dir.path().join(DB_FILE)).unwrap();
+        let stored: String = one(
+            &raw,
+            "SELECT group_concat(typeof(events) || ' ' || length(events), ', ')
+             FROM (SELECT events FROM history_chunks ORDER BY first_id)",
+        );
+        let text = encode_events(&long).len();
+        let (first, second) = stored.split_once(", ").unwrap();
+        let packed: usize = first.strip_prefix("blob ").unwrap().parse().unwrap();
+        assert!(packed * 3 < text, "{stored}: {text} bytes of text");
+        assert!(second.starts_with("text "), "{stored}");
+        let all: Vec<EventRecord> = long.into_iter().chain(short).collect();
+        assert_eq!(store.history(&x.arn, None, false, 0).unwrap(), all);
+        assert_eq!(
+            store.history(&x.arn, Some(19), false, 0).unwrap(),
+            all[19..].to_vec()
+        );
     }
 
     /// A version 1 database (one history row per event) is migrated to chunks.
