@@ -1094,7 +1094,7 @@ impl Engine {
                 previous_id: 0,
                 timestamp: now,
                 event_type: "ExecutionStarted",
-                details: started,
+                details: to_text(&started),
             }],
         );
         self.step(exec, |rt, cx| rt.drive(cx));
@@ -1175,6 +1175,7 @@ impl Engine {
                 vars: &self.vars,
                 now,
                 wait_scale: self.cfg.wait_scale,
+                history: !exec.express,
                 events: Vec::new(),
                 requests: Vec::new(),
                 activity_exists: &exists,
@@ -1251,7 +1252,7 @@ impl Engine {
                 previous_id: e.previous_id,
                 timestamp: e.timestamp,
                 event_type: e.event_type.to_owned(),
-                details: to_text(&e.details),
+                details: e.details,
             });
         }
     }
@@ -1305,7 +1306,7 @@ impl Engine {
                 previous_id: prev,
                 timestamp: now,
                 event_type,
-                details,
+                details: to_text(&details),
             }],
         );
         exec.rec.status = status.into();

@@ -174,6 +174,22 @@ pub struct Frame {
     /// its own copy.
     #[serde(default, with = "shared_vars")]
     pub vars: Arc<Variables>,
+    /// `input` as the JSON string an event shows it as, when the previous
+    /// state's exit event already wrote it (a Pass chain renders each value
+    /// once, not twice). Not part of the frame's state.
+    #[serde(skip)]
+    input_text: Rendered,
+}
+
+/// A rendering kept to save work: not state, so frames compare and persist
+/// without it.
+#[derive(Debug, Clone, Default)]
+struct Rendered(Option<String>);
+
+impl PartialEq for Rendered {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl Frame {
@@ -191,6 +207,7 @@ impl Frame {
             pending: Pending::Ready,
             quiet,
             vars: Arc::default(),
+            input_text: Rendered::default(),
         }
     }
 
@@ -254,7 +271,8 @@ pub struct NewEvent {
     pub previous_id: i64,
     pub timestamp: i64,
     pub event_type: &'static str,
-    pub details: Value,
+    /// The event's details as JSON text.
+    pub details: String,
 }
 
 /// Requests the driver makes of the engine; carried out after the round commits.
@@ -298,6 +316,9 @@ pub struct Cx<'a> {
     pub now: i64,
     /// Wait and retry delays are multiplied by this (`--wait-time-scale`).
     pub wait_scale: f64,
+    /// Whether events are recorded (not for EXPRESS executions): without it
+    /// event ids still advance, but no details are written.
+    pub history: bool,
     pub events: Vec<NewEvent>,
     pub requests: Vec<Request>,
     /// Whether an activity ARN exists.
@@ -333,18 +354,37 @@ impl Runtime {
         event_type: &'static str,
         details: Value,
     ) -> i64 {
+        self.emit_text(cx, frame_last, quiet, event_type, |out| {
+            serde_json::to_writer(out, &details).ok();
+        })
+    }
+
+    /// [`Self::emit`] with the details written by `write` as JSON text, and
+    /// only if the history is kept.
+    fn emit_text(
+        &mut self,
+        cx: &mut Cx<'_>,
+        frame_last: &mut i64,
+        quiet: bool,
+        event_type: &'static str,
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> i64 {
         if quiet {
             return *frame_last;
         }
         let id = self.next_event_id;
         self.next_event_id += 1;
-        cx.events.push(NewEvent {
-            id,
-            previous_id: *frame_last,
-            timestamp: cx.now,
-            event_type,
-            details,
-        });
+        if cx.history {
+            let mut out = Vec::with_capacity(128);
+            write(&mut out);
+            cx.events.push(NewEvent {
+                id,
+                previous_id: *frame_last,
+                timestamp: cx.now,
+                event_type,
+                details: String::from_utf8(out).unwrap_or_default(),
+            });
+        }
         *frame_last = id;
         id
     }
@@ -426,14 +466,22 @@ impl Runtime {
         if !f.entered {
             f.entered = true;
             f.entered_time = cx.now;
-            let details = json!({"stateEnteredEventDetails": {
-                "name": f.state, "input": to_text(&f.input), "inputDetails": {"truncated": false}}});
-            f.entered_id = self.emit(
+            let (name, input, rendered) = (&f.state, &f.input, f.input_text.0.take());
+            f.entered_id = self.emit_text(
                 cx,
                 &mut f.last_event,
                 f.quiet,
                 state.kind.event_type(StatePhase::Entered),
-                details,
+                |out| {
+                    out.extend_from_slice(br#"{"stateEnteredEventDetails":{"name":"#);
+                    json_string(out, name);
+                    out.extend_from_slice(br#","input":"#);
+                    match rendered {
+                        Some(text) => out.extend_from_slice(text.as_bytes()),
+                        None => json_text_string(out, input),
+                    }
+                    out.extend_from_slice(br#","inputDetails":{"truncated":false}}}"#);
+                },
             );
         }
         // The token of a task scheduled by this step names the scheduling event,
@@ -771,9 +819,10 @@ impl Runtime {
                 output,
                 assigned,
             } => {
-                self.exit(cx, f, kind, &output, &assigned);
+                let rendered = self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.next_state(state, output);
+                f.input_text = Rendered(rendered);
             }
             Outcome::End { output, assigned } => {
                 self.exit(cx, f, kind, &output, &assigned);
@@ -842,6 +891,8 @@ impl Runtime {
         true
     }
 
+    /// Records the state's exit; what it wrote for `output` (see
+    /// [`Frame::input_text`]).
     fn exit(
         &mut self,
         cx: &mut Cx<'_>,
@@ -849,27 +900,41 @@ impl Runtime {
         kind: &StateKind,
         output: &Value,
         assigned: &Variables,
-    ) {
+    ) -> Option<String> {
         if matches!(kind, StateKind::Fail(_)) {
-            return;
+            return None;
         }
-        let mut details = json!({
-            "name": f.state, "output": to_text(output), "outputDetails": {"truncated": false}});
-        if !assigned.is_empty() {
-            let texts: serde_json::Map<String, Value> = assigned
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(to_text(v))))
-                .collect();
-            details["assignedVariables"] = Value::Object(texts);
-            details["assignedVariablesDetails"] = json!({"truncated": false});
-        }
-        self.emit(
+        let mut rendered = None;
+        let name = &f.state;
+        self.emit_text(
             cx,
             &mut f.last_event,
             f.quiet,
             kind.event_type(StatePhase::Exited),
-            json!({ "stateExitedEventDetails": details }),
+            |out| {
+                out.extend_from_slice(br#"{"stateExitedEventDetails":{"name":"#);
+                json_string(out, name);
+                out.extend_from_slice(br#","output":"#);
+                let start = out.len();
+                json_text_string(out, output);
+                rendered = std::str::from_utf8(&out[start..]).ok().map(str::to_owned);
+                out.extend_from_slice(br#","outputDetails":{"truncated":false}"#);
+                if !assigned.is_empty() {
+                    out.extend_from_slice(br#","assignedVariables":{"#);
+                    for (i, (k, v)) in assigned.iter().enumerate() {
+                        if i > 0 {
+                            out.push(b',');
+                        }
+                        json_string(out, k);
+                        out.push(b':');
+                        json_text_string(out, v);
+                    }
+                    out.extend_from_slice(br#"},"assignedVariablesDetails":{"truncated":false}"#);
+                }
+                out.extend_from_slice(b"}}");
+            },
         );
+        rendered
     }
 
     /// Reports a task's result to its frame.
@@ -1374,12 +1439,123 @@ pub fn to_text(v: &Value) -> String {
     serde_json::to_string(v).unwrap_or_default()
 }
 
+/// Appends `s` as a JSON string.
+fn json_string(out: &mut Vec<u8>, s: &str) {
+    serde_json::to_writer(out, s).ok();
+}
+
+/// Appends the compact JSON text of `v` as a JSON string (how events show
+/// inputs and outputs), in one pass: the same bytes as
+/// `json_string(out, &to_text(v))`.
+fn json_text_string(out: &mut Vec<u8>, v: &Value) {
+    /// Escapes what compact JSON text can hold that a JSON string may not:
+    /// quotes and backslashes (control characters only ever appear escaped).
+    struct Escape<'a>(&'a mut Vec<u8>);
+    impl std::io::Write for Escape<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut rest = buf;
+            while let Some(i) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
+                self.0.extend_from_slice(&rest[..i]);
+                self.0.extend_from_slice(&[b'\\', rest[i]]);
+                rest = &rest[i + 1..];
+            }
+            self.0.extend_from_slice(rest);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    out.push(b'"');
+    serde_json::to_writer(Escape(out), v).ok();
+    out.push(b'"');
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use stepwise_asl::compile::{CompileOptions, compile};
 
     /// Runs a machine made only of Pass, Choice, Map and Parallel states to its end.
+    /// An event's details, parsed.
+    fn details(e: &NewEvent) -> Value {
+        serde_json::from_str(&e.details).unwrap()
+    }
+
+    /// Inputs and outputs are written into the details in one pass, and a
+    /// state's input is the text its predecessor's exit wrote: the same
+    /// bytes as serializing each value to text and that text as a string.
+    #[test]
+    fn event_details_show_inputs_and_outputs_as_json_text() {
+        let tricky = json!({"q": "say \"hi\"", "b": "back\\slash", "c": "tab\tnew\nline\u{1}", "u": "é 漢 🎉 \u{2028} </script>",
+            "n": [1, 2.5, -0.0, 1e300, null, true], "e": {}, "a": []});
+        for v in [
+            tricky.clone(),
+            json!("plain"),
+            json!("\"\\"),
+            json!(null),
+            json!(7),
+        ] {
+            let mut out = Vec::new();
+            json_text_string(&mut out, &v);
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                serde_json::to_string(&to_text(&v)).unwrap()
+            );
+        }
+        let def = json!({"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "B"},
+            "B": {"Type": "Pass", "Parameters": {"k.$": "$.q"}, "Assign": {"x.$": "$.k"}, "Next": "C"},
+            "C": {"Type": "Pass", "End": true}}});
+        let (_, events) = run(def, tricky.clone());
+        let text = |e: &NewEvent, key: &str, field: &str| {
+            details(e)[key][field].as_str().unwrap().to_owned()
+        };
+        let parsed = |s: String| serde_json::from_str::<Value>(&s).unwrap();
+        assert_eq!(
+            types(&events),
+            [
+                "PassStateEntered",
+                "PassStateExited",
+                "PassStateEntered",
+                "PassStateExited",
+                "PassStateEntered",
+                "PassStateExited"
+            ]
+        );
+        assert_eq!(
+            parsed(text(&events[0], "stateEnteredEventDetails", "input")),
+            tricky
+        );
+        assert_eq!(
+            parsed(text(&events[1], "stateExitedEventDetails", "output")),
+            tricky
+        );
+        assert_eq!(
+            parsed(text(&events[2], "stateEnteredEventDetails", "input")),
+            tricky
+        );
+        assert_eq!(
+            parsed(text(&events[3], "stateExitedEventDetails", "output")),
+            json!({"k": "say \"hi\""})
+        );
+        assert_eq!(
+            parsed(text(&events[4], "stateEnteredEventDetails", "input")),
+            json!({"k": "say \"hi\""})
+        );
+        assert_eq!(
+            details(&events[3])["stateExitedEventDetails"]["assignedVariables"],
+            json!({"x": to_text(&json!("say \"hi\""))})
+        );
+        // Byte for byte what a `json!` rendering of the same details gives.
+        let expected = json!({"stateEnteredEventDetails": {"name": "B", "input": to_text(&tricky), "inputDetails": {"truncated": false}}});
+        assert_eq!(events[2].details, to_text(&expected));
+        let expected = json!({"stateExitedEventDetails": {"name": "B", "output": to_text(&json!({"k": "say \"hi\""})),
+            "outputDetails": {"truncated": false}, "assignedVariables": {"x": to_text(&json!("say \"hi\""))},
+            "assignedVariablesDetails": {"truncated": false}}});
+        assert_eq!(events[3].details, to_text(&expected));
+    }
+
     fn run(def: Value, input: Value) -> (Runtime, Vec<NewEvent>) {
         let m = compile(&def, CompileOptions::default()).unwrap();
         let mut rt = Runtime::new(&m, input, 0, 1);
@@ -1393,6 +1569,7 @@ mod tests {
             vars: &vars,
             now: 0,
             wait_scale: 1.0,
+            history: true,
             events: Vec::new(),
             requests: Vec::new(),
             activity_exists: &exists,
@@ -1434,7 +1611,7 @@ mod tests {
             .find(|e| e.event_type == "PassStateExited")
             .unwrap();
         assert_eq!(
-            exited.details["stateExitedEventDetails"]["assignedVariables"],
+            details(exited)["stateExitedEventDetails"]["assignedVariables"],
             json!({"x": "42"})
         );
     }
@@ -1472,7 +1649,7 @@ mod tests {
             types(&events),
             ["MapStateEntered", "EvaluationFailed", "MapStateFailed"]
         );
-        let details = &events[1].details["evaluationFailedEventDetails"];
+        let details = &details(&events[1])["evaluationFailedEventDetails"];
         assert_eq!(details["location"], json!("Items"));
         assert_eq!(details["state"], json!("M"));
         assert_eq!(details["error"], json!("States.QueryEvaluationError"));
