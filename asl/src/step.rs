@@ -889,6 +889,22 @@ fn number_len(n: &serde_json::Number) -> usize {
             Ok(())
         }
     }
+    /// Decimal digits of `v`.
+    fn digits(mut v: u64) -> usize {
+        let mut n = 1;
+        while v >= 10 {
+            v /= 10;
+            n += 1;
+        }
+        n
+    }
+    // Integers, the common case, without formatting.
+    if let Some(u) = n.as_u64() {
+        return digits(u);
+    }
+    if let Some(i) = n.as_i64() {
+        return 1 + digits(i.unsigned_abs());
+    }
     let mut c = Count(0);
     // `Number`'s Display is the same text as its JSON form.
     let _ = std::fmt::write(&mut c, format_args!("{n}"));
@@ -1534,6 +1550,12 @@ mod tests {
             json!(false),
             json!(0),
             json!(-17),
+            json!(9),
+            json!(10),
+            json!(-10),
+            json!(99_999),
+            json!(100_000),
+            json!(i64::MAX),
             json!(u64::MAX),
             json!(i64::MIN),
             json!(0.1),

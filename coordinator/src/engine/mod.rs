@@ -447,7 +447,8 @@ impl Engine {
                     continue;
                 }
             };
-            let context = base_context(&rec, &machine_name(&rec.state_machine_arn));
+            let input = serde_json::from_str(&rec.input).unwrap_or(Value::Null);
+            let context = base_context(&rec, &machine_name(&rec.state_machine_arn), input);
             let exec = Exec {
                 rec,
                 machine,
@@ -1065,7 +1066,7 @@ impl Engine {
             STANDARD_MAX_MS
         };
         rt.deadline = Some(rt.deadline.map_or(now + limit, |d| d.min(now + limit)));
-        let mut context = base_context(&rec, &entry.rec.name);
+        let mut context = base_context(&rec, &entry.rec.name, input_value);
         if express && let Some(x) = context.get_mut("Execution").and_then(Value::as_object_mut) {
             x.remove("RedriveCount");
         }
@@ -1265,11 +1266,15 @@ impl Engine {
         let (status, event_type, details) = match &how {
             Finish::Succeeded(output) => {
                 let out = to_text(output);
-                exec.rec.output = Some(out.clone());
+                // Written directly: the output is most of it.
+                let mut details = br#"{"executionSucceededEventDetails":{"output":"#.to_vec();
+                serde_json::to_writer(&mut details, &out).ok();
+                details.extend_from_slice(br#","outputDetails":{"truncated":false}}}"#);
+                exec.rec.output = Some(out);
                 (
                     "SUCCEEDED",
                     "ExecutionSucceeded",
-                    json!({"executionSucceededEventDetails": {"output": out, "outputDetails": {"truncated": false}}}),
+                    String::from_utf8(details).unwrap_or_default(),
                 )
             }
             Finish::Failed(e) => {
@@ -1278,13 +1283,15 @@ impl Engine {
                 (
                     "FAILED",
                     "ExecutionFailed",
-                    json!({"executionFailedEventDetails": {"error": e.error, "cause": e.cause}}),
+                    to_text(
+                        &json!({"executionFailedEventDetails": {"error": e.error, "cause": e.cause}}),
+                    ),
                 )
             }
             Finish::TimedOut => (
                 "TIMED_OUT",
                 "ExecutionTimedOut",
-                json!({"executionTimedOutEventDetails": {"error": names::TIMEOUT}}),
+                to_text(&json!({"executionTimedOutEventDetails": {"error": names::TIMEOUT}})),
             ),
             Finish::Aborted { error, cause } => {
                 exec.rec.error = error.clone();
@@ -1292,7 +1299,9 @@ impl Engine {
                 (
                     "ABORTED",
                     "ExecutionAborted",
-                    json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}),
+                    to_text(
+                        &json!({"executionAbortedEventDetails": {"error": error, "cause": cause}}),
+                    ),
                 )
             }
         };
@@ -1306,7 +1315,7 @@ impl Engine {
                 previous_id: prev,
                 timestamp: now,
                 event_type,
-                details: to_text(&details),
+                details,
             }],
         );
         exec.rec.status = status.into();
@@ -1673,8 +1682,8 @@ fn machine_name(machine_arn: &str) -> String {
 }
 
 /// The context object's `Execution` and `StateMachine` parts.
-fn base_context(rec: &ExecutionRecord, machine_name: &str) -> Value {
-    let input: Value = serde_json::from_str(&rec.input).unwrap_or(Value::Null);
+/// The context object of an execution, `input` being its input parsed.
+fn base_context(rec: &ExecutionRecord, machine_name: &str, input: Value) -> Value {
     json!({
         "Execution": {
             "Id": rec.arn,

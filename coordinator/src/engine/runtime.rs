@@ -178,17 +178,30 @@ pub struct Frame {
     /// state's exit event already wrote it (a Pass chain renders each value
     /// once, not twice). Not part of the frame's state.
     #[serde(skip)]
-    input_text: Rendered,
+    input_text: Cached<Option<String>>,
 }
 
-/// A rendering kept to save work: not state, so frames compare and persist
-/// without it.
+/// Something kept to save work: not state, so what holds it compares and
+/// persists without it.
 #[derive(Debug, Clone, Default)]
-struct Rendered(Option<String>);
+struct Cached<T>(T);
 
-impl PartialEq for Rendered {
+impl<T> PartialEq for Cached<T> {
     fn eq(&self, _: &Self) -> bool {
         true
+    }
+}
+
+/// Sets `key` to the string `value`, reusing the string already there.
+fn set_text(o: &mut serde_json::Map<String, Value>, key: &str, value: &str) {
+    match o.get_mut(key) {
+        Some(Value::String(s)) => {
+            s.clear();
+            s.push_str(value);
+        }
+        _ => {
+            o.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
     }
 }
 
@@ -207,7 +220,7 @@ impl Frame {
             pending: Pending::Ready,
             quiet,
             vars: Arc::default(),
-            input_text: Rendered::default(),
+            input_text: Cached::default(),
         }
     }
 
@@ -262,6 +275,10 @@ pub struct Runtime {
     /// Set while a Parallel/Map failure from its children is being applied.
     #[serde(skip)]
     pub children_failed: bool,
+    /// The last `EnteredTime` written to the context, and its time: the
+    /// states of one step mostly share it.
+    #[serde(skip)]
+    entered_text: Cached<(Option<i64>, String)>,
 }
 
 /// A history event produced while driving.
@@ -343,6 +360,7 @@ impl Runtime {
             seed,
             timed_out: Vec::new(),
             children_failed: false,
+            entered_text: Cached::default(),
         }
     }
 
@@ -427,27 +445,46 @@ impl Runtime {
     }
 
     fn set_state_context(
-        &self,
+        &mut self,
         cx: &mut Cx<'_>,
         f: &Frame,
         token: Option<String>,
         retryable: bool,
     ) {
-        if let Value::Object(o) = cx.context {
-            let mut state = json!({
-                "Name": f.state,
-                "EnteredTime": crate::time::iso8601(f.entered_time),
-            });
+        let Value::Object(o) = cx.context else {
+            return;
+        };
+        // Updated in place: every state of every execution sets it.
+        let state = o
+            .entry("State")
+            .or_insert_with(|| Value::Object(serde_json::Map::new()));
+        if !state.is_object() {
+            *state = Value::Object(serde_json::Map::new());
+        }
+        if let Value::Object(state) = state {
+            set_text(state, "Name", &f.state);
+            let (at, text) = &mut self.entered_text.0;
+            if *at != Some(f.entered_time) || text.is_empty() {
+                *at = Some(f.entered_time);
+                *text = crate::time::iso8601(f.entered_time);
+            }
+            set_text(state, "EnteredTime", text);
             // AWS shows RetryCount only in states that can retry.
             if retryable {
-                state["RetryCount"] = json!(f.retry_counts.iter().sum::<u32>());
+                state.insert(
+                    "RetryCount".to_owned(),
+                    json!(f.retry_counts.iter().sum::<u32>()),
+                );
+            } else if state.contains_key("RetryCount") {
+                state.remove("RetryCount");
             }
-            o.insert("State".to_owned(), state);
-            match token {
-                Some(t) => {
-                    o.insert("Task".to_owned(), json!({ "Token": t }));
-                }
-                None => {
+        }
+        match token {
+            Some(t) => {
+                o.insert("Task".to_owned(), json!({ "Token": t }));
+            }
+            None => {
+                if o.contains_key("Task") {
                     o.remove("Task");
                 }
             }
@@ -822,7 +859,7 @@ impl Runtime {
                 let rendered = self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.next_state(state, output);
-                f.input_text = Rendered(rendered);
+                f.input_text = Cached(rendered);
             }
             Outcome::End { output, assigned } => {
                 self.exit(cx, f, kind, &output, &assigned);
@@ -1445,29 +1482,32 @@ fn json_string(out: &mut Vec<u8>, s: &str) {
 }
 
 /// Appends the compact JSON text of `v` as a JSON string (how events show
-/// inputs and outputs), in one pass: the same bytes as
-/// `json_string(out, &to_text(v))`.
+/// inputs and outputs): the same bytes as `json_string(out, &to_text(v))`,
+/// without the intermediate string. The text is written in place, then
+/// spread out from the back to make room for the escapes.
 fn json_text_string(out: &mut Vec<u8>, v: &Value) {
-    /// Escapes what compact JSON text can hold that a JSON string may not:
-    /// quotes and backslashes (control characters only ever appear escaped).
-    struct Escape<'a>(&'a mut Vec<u8>);
-    impl std::io::Write for Escape<'_> {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            let mut rest = buf;
-            while let Some(i) = rest.iter().position(|&b| b == b'"' || b == b'\\') {
-                self.0.extend_from_slice(&rest[..i]);
-                self.0.extend_from_slice(&[b'\\', rest[i]]);
-                rest = &rest[i + 1..];
+    // Compact JSON text holds control characters only escaped: quotes and
+    // backslashes are all a JSON string needs escaped in it.
+    let escaped = |b: u8| b == b'"' || b == b'\\';
+    out.push(b'"');
+    let start = out.len();
+    serde_json::to_writer(&mut *out, v).ok();
+    let extra = out[start..].iter().filter(|&&b| escaped(b)).count();
+    if extra > 0 {
+        let mut read = out.len();
+        out.resize(read + extra, 0);
+        let mut write = out.len();
+        while read > start {
+            read -= 1;
+            let b = out[read];
+            write -= 1;
+            out[write] = b;
+            if escaped(b) {
+                write -= 1;
+                out[write] = b'\\';
             }
-            self.0.extend_from_slice(rest);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
         }
     }
-    out.push(b'"');
-    serde_json::to_writer(Escape(out), v).ok();
     out.push(b'"');
 }
 

@@ -342,7 +342,7 @@ impl SqliteStore {
 /// Opens a connection to the database at `path` with the settings every
 /// connection shares.
 fn open_connection(path: &Path) -> Result<Connection, StoreError> {
-    let conn = Connection::open(path).map_err(db_err(&format!("open {}", path.display())))?;
+    let conn = Connection::open(path).map_err(db_err(format_args!("open {}", path.display())))?;
     conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(db_err("set busy timeout"))?;
     Ok(conn)
@@ -356,7 +356,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 /// Maps a rusqlite error to [`StoreError::Corrupt`] when a stored value
 /// cannot be decoded, else to [`StoreError::Database`].
-fn db_err(context: &str) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+/// The context is formatted only for an error: `format_args!` costs nothing
+/// on success, where `&format!` formatted every commit's messages.
+fn db_err<C: std::fmt::Display>(context: C) -> impl FnOnce(rusqlite::Error) -> StoreError {
     move |e| match e {
         rusqlite::Error::InvalidColumnType(..)
         | rusqlite::Error::FromSqlConversionFailure(..)
@@ -397,7 +399,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )));
     }
     for (from, sql) in MIGRATIONS.iter().enumerate().skip(version) {
-        tx.execute_batch(sql).map_err(db_err(&format!(
+        tx.execute_batch(sql).map_err(db_err(format_args!(
             "migrate schema version {from} to {}",
             from + 1
         )))?;
@@ -442,12 +444,12 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                     m.description
                 ])
             })
-            .map_err(db_err(&format!("put state machine {}", m.arn)))?;
+            .map_err(db_err(format_args!("put state machine {}", m.arn)))?;
         }
         Write::DeleteStateMachine(arn) => {
             tx.prepare_cached("DELETE FROM state_machines WHERE arn = ?1")
                 .and_then(|mut s| s.execute([arn]))
-                .map_err(db_err(&format!("delete state machine {arn}")))?;
+                .map_err(db_err(format_args!("delete state machine {arn}")))?;
         }
         Write::PutActivity(a) => {
             tx.prepare_cached(
@@ -455,12 +457,12 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                  ON CONFLICT (arn) DO UPDATE SET name = excluded.name, created = excluded.created",
             )
             .and_then(|mut s| s.execute(params![a.arn, a.name, a.created]))
-            .map_err(db_err(&format!("put activity {}", a.arn)))?;
+            .map_err(db_err(format_args!("put activity {}", a.arn)))?;
         }
         Write::DeleteActivity(arn) => {
             tx.prepare_cached("DELETE FROM activities WHERE arn = ?1")
                 .and_then(|mut s| s.execute([arn]))
-                .map_err(db_err(&format!("delete activity {arn}")))?;
+                .map_err(db_err(format_args!("delete activity {arn}")))?;
         }
         Write::PutTags { resource, tags } => {
             let mut s = tx
@@ -471,7 +473,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .map_err(db_err("prepare put tags"))?;
             for (k, v) in tags {
                 s.execute(params![resource, k, v])
-                    .map_err(db_err(&format!("tag {resource}")))?;
+                    .map_err(db_err(format_args!("tag {resource}")))?;
             }
         }
         Write::RemoveTags { resource, keys } => {
@@ -480,18 +482,18 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                 .map_err(db_err("prepare remove tags"))?;
             for k in keys {
                 s.execute(params![resource, k])
-                    .map_err(db_err(&format!("untag {resource}")))?;
+                    .map_err(db_err(format_args!("untag {resource}")))?;
             }
         }
         Write::ClearTags(resource) => {
             tx.prepare_cached("DELETE FROM tags WHERE resource = ?1")
                 .and_then(|mut s| s.execute([resource]))
-                .map_err(db_err(&format!("clear tags of {resource}")))?;
+                .map_err(db_err(format_args!("clear tags of {resource}")))?;
         }
         Write::UpdateRuntime { arn, runtime } => {
             tx.prepare_cached("UPDATE executions SET runtime = ?2 WHERE arn = ?1")
                 .and_then(|mut s| s.execute(params![arn, runtime]))
-                .map_err(db_err(&format!("update runtime of {arn}")))?;
+                .map_err(db_err(format_args!("update runtime of {arn}")))?;
         }
         Write::PutExecution(e) => {
             let definition = definition_id(tx, &e.definition)?;
@@ -507,7 +509,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                      parent = excluded.parent, runtime = excluded.runtime",
             )
             .and_then(|mut s| s.execute(execution_params(e, &definition)))
-            .map_err(db_err(&format!("put execution {}", e.arn)))?;
+            .map_err(db_err(format_args!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
             if events.is_empty() {
@@ -523,7 +525,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                     s.query_row([execution], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()
                 })
-                .map_err(db_err(&format!(
+                .map_err(db_err(format_args!(
                     "read the last history event of {execution}"
                 )))?;
             let Some((execution_id, stored_last)) = found else {
@@ -539,7 +541,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                  VALUES (?1, ?2, ?3, ?4)",
             )
             .and_then(|mut s| s.execute(params![execution_id, first, last, chunk_value(events)]))
-            .map_err(db_err(&format!(
+            .map_err(db_err(format_args!(
                 "append history events {first}..{last} of {execution}"
             )))?;
         }
@@ -549,7 +551,7 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             )
             .and_then(|mut s| s.execute(params![key, value]))
-            .map_err(db_err(&format!("put meta {key}")))?;
+            .map_err(db_err(format_args!("put meta {key}")))?;
         }
     }
     Ok(())
@@ -732,7 +734,7 @@ impl Store for SqliteStore {
                 "SELECT {EXECUTION_COLUMNS}, runtime FROM executions WHERE arn = ?1"
             ))
             .and_then(|mut s| s.query_row([arn], execution_row).optional())
-            .map_err(db_err(&format!("read execution {arn}")))
+            .map_err(db_err(format_args!("read execution {arn}")))
         })
     }
 
@@ -767,7 +769,7 @@ impl Store for SqliteStore {
                     )?
                     .collect::<rusqlite::Result<Vec<_>>>()
                 })
-                .map_err(db_err(&format!(
+                .map_err(db_err(format_args!(
                     "list executions of {}",
                     q.state_machine_arn
                 )))
@@ -866,7 +868,6 @@ impl Store for SqliteStore {
 /// `id previous_id timestamp type_bytes details_bytes\n` followed by the
 /// event type and the details JSON, both exactly that many bytes long.
 fn encode_events(events: &[EventRecord]) -> String {
-    use std::fmt::Write as _;
     let mut sorted: Vec<&EventRecord> = events.iter().collect();
     sorted.sort_by_key(|e| e.id);
     let size = events
@@ -875,19 +876,42 @@ fn encode_events(events: &[EventRecord]) -> String {
         .sum();
     let mut text = String::with_capacity(size);
     for e in sorted {
-        let _ = writeln!(
-            text,
-            "{} {} {} {} {}",
-            e.id,
-            e.previous_id,
-            e.timestamp,
-            e.event_type.len(),
-            e.details.len()
-        );
+        push_int(&mut text, e.id);
+        text.push(' ');
+        push_int(&mut text, e.previous_id);
+        text.push(' ');
+        push_int(&mut text, e.timestamp);
+        text.push(' ');
+        push_int(&mut text, e.event_type.len() as i64);
+        text.push(' ');
+        push_int(&mut text, e.details.len() as i64);
+        text.push('\n');
         text.push_str(&e.event_type);
         text.push_str(&e.details);
     }
     text
+}
+
+/// Appends `n` in decimal (what `write!` does, without `core::fmt`'s
+/// machinery: five numbers per event, every commit).
+fn push_int(text: &mut String, n: i64) {
+    if n < 0 {
+        text.push('-');
+    }
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut v = n.unsigned_abs();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        text.push(char::from(d));
+    }
 }
 
 /// A chunk as stored: the text of [`encode_events`] compressed (LZ4 block
@@ -1073,6 +1097,15 @@ mod tests {
         }
         // Cut inside a multi-byte character.
         assert!(decode_events("1 0 0 1 0\né", &mut Vec::new()).is_err());
+    }
+
+    #[test]
+    fn integers_are_written_as_write_would() {
+        for n in [0, 1, -1, 9, 10, 42, -1_700_000_000_000, i64::MAX, i64::MIN] {
+            let mut text = String::from("x");
+            push_int(&mut text, n);
+            assert_eq!(text, format!("x{n}"));
+        }
     }
 
     #[test]
