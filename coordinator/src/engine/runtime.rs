@@ -393,7 +393,7 @@ impl Runtime {
         let id = self.next_event_id;
         self.next_event_id += 1;
         if cx.history {
-            let mut out = Vec::with_capacity(128);
+            let mut out = Vec::with_capacity(256);
             write(&mut out);
             cx.events.push(NewEvent {
                 id,
