@@ -922,6 +922,12 @@ fn push_int(text: &mut String, n: i64) {
 /// a quarter as many pages.
 fn chunk_value(events: &[EventRecord]) -> rusqlite::types::Value {
     let text = encode_events(events);
+    // Below this, compressing costs more than the bytes it saves (the
+    // compressor clears an 8 KB table per call; a short chunk shares its
+    // pages with others anyway): an activity task's chunk stays text.
+    if text.len() < COMPRESS_FROM {
+        return rusqlite::types::Value::Text(text);
+    }
     let packed = lz4_flex::compress_prepend_size(text.as_bytes());
     if packed.len() < text.len() {
         rusqlite::types::Value::Blob(packed)
@@ -929,6 +935,9 @@ fn chunk_value(events: &[EventRecord]) -> rusqlite::types::Value {
         rusqlite::types::Value::Text(text)
     }
 }
+
+/// The smallest chunk [`chunk_value`] compresses, in bytes.
+const COMPRESS_FROM: usize = 2048;
 
 /// The text of a stored chunk (see [`chunk_value`]); chunks written before
 /// compression are TEXT.
@@ -1156,15 +1165,15 @@ mod tests {
         let dir = temp();
         let store = SqliteStore::open(dir.path()).unwrap();
         let x = suite::execution(1, "m", 1, "RUNNING");
-        let long: Vec<EventRecord> = (1..=20)
+        let long: Vec<EventRecord> = (1..=40)
             .map(|id| EventRecord {
                 details: format!(r#"{{"stateEnteredEventDetails":{{"name":"S{id}","input":"{{\"a\":[1,2,3]}}"}}}}"#),
                 ..suite::event(id)
             })
             .collect();
         let short = vec![EventRecord {
-            details: String::new(),
-            ..suite::event(21)
+            details: "x".repeat(COMPRESS_FROM / 2),
+            ..suite::event(41)
         }];
         store
             .commit(&Batch {
@@ -1188,6 +1197,7 @@ mod tests {
              FROM (SELECT events FROM history_chunks ORDER BY first_id)",
         );
         let text = encode_events(&long).len();
+        assert!(text >= COMPRESS_FROM);
         let (first, second) = stored.split_once(", ").unwrap();
         let packed: usize = first.strip_prefix("blob ").unwrap().parse().unwrap();
         assert!(packed * 3 < text, "{stored}: {text} bytes of text");
@@ -1195,8 +1205,8 @@ mod tests {
         let all: Vec<EventRecord> = long.into_iter().chain(short).collect();
         assert_eq!(store.history(&x.arn, None, false, 0).unwrap(), all);
         assert_eq!(
-            store.history(&x.arn, Some(19), false, 0).unwrap(),
-            all[19..].to_vec()
+            store.history(&x.arn, Some(39), false, 0).unwrap(),
+            all[39..].to_vec()
         );
     }
 
