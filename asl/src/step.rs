@@ -889,21 +889,12 @@ fn number_len(n: &serde_json::Number) -> usize {
             Ok(())
         }
     }
-    /// Decimal digits of `v`.
-    fn digits(mut v: u64) -> usize {
-        let mut n = 1;
-        while v >= 10 {
-            v /= 10;
-            n += 1;
-        }
-        n
-    }
-    // Integers, the common case, without formatting.
+    // Integers, the common case, without `core::fmt`.
     if let Some(u) = n.as_u64() {
-        return digits(u);
+        return itoa::Buffer::new().format(u).len();
     }
     if let Some(i) = n.as_i64() {
-        return 1 + digits(i.unsigned_abs());
+        return itoa::Buffer::new().format(i).len();
     }
     let mut c = Count(0);
     // `Number`'s Display is the same text as its JSON form.

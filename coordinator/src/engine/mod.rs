@@ -1274,7 +1274,7 @@ impl Engine {
                 let out = to_text(output);
                 // Written directly: the output is most of it.
                 let mut details = br#"{"executionSucceededEventDetails":{"output":"#.to_vec();
-                serde_json::to_writer(&mut details, &out).ok();
+                runtime::json_string(&mut details, &out);
                 details.extend_from_slice(br#","outputDetails":{"truncated":false}}}"#);
                 exec.rec.output = Some(out);
                 (

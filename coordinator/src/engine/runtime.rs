@@ -178,7 +178,7 @@ pub struct Frame {
     /// state's exit event already wrote it (a Pass chain renders each value
     /// once, not twice). Not part of the frame's state.
     #[serde(skip)]
-    input_text: Cached<Option<String>>,
+    input_text: Cached<Option<Vec<u8>>>,
 }
 
 /// Something kept to save work: not state, so what holds it compares and
@@ -464,7 +464,7 @@ impl Runtime {
         if let Value::Object(state) = state {
             set_text(state, "Name", &f.state);
             let (at, text) = &mut self.entered_text.0;
-            if *at != Some(f.entered_time) || text.is_empty() {
+            if *at != Some(f.entered_time) {
                 *at = Some(f.entered_time);
                 *text = crate::time::iso8601(f.entered_time);
             }
@@ -514,7 +514,7 @@ impl Runtime {
                     json_string(out, name);
                     out.extend_from_slice(br#","input":"#);
                     match rendered {
-                        Some(text) => out.extend_from_slice(text.as_bytes()),
+                        Some(text) => out.extend_from_slice(&text),
                         None => json_text_string(out, input),
                     }
                     out.extend_from_slice(br#","inputDetails":{"truncated":false}}}"#);
@@ -937,7 +937,7 @@ impl Runtime {
         kind: &StateKind,
         output: &Value,
         assigned: &Variables,
-    ) -> Option<String> {
+    ) -> Option<Vec<u8>> {
         if matches!(kind, StateKind::Fail(_)) {
             return None;
         }
@@ -954,7 +954,7 @@ impl Runtime {
                 out.extend_from_slice(br#","output":"#);
                 let start = out.len();
                 json_text_string(out, output);
-                rendered = std::str::from_utf8(&out[start..]).ok().map(str::to_owned);
+                rendered = Some(out[start..].to_vec());
                 out.extend_from_slice(br#","outputDetails":{"truncated":false}"#);
                 if !assigned.is_empty() {
                     out.extend_from_slice(br#","assignedVariables":{"#);
@@ -1477,7 +1477,7 @@ pub fn to_text(v: &Value) -> String {
 }
 
 /// Appends `s` as a JSON string.
-fn json_string(out: &mut Vec<u8>, s: &str) {
+pub(super) fn json_string(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(out, s).ok();
 }
 

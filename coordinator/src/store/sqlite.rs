@@ -884,23 +884,7 @@ fn encode_events(events: &[EventRecord]) -> String {
 /// Appends `n` in decimal (what `write!` does, without `core::fmt`'s
 /// machinery: five numbers per event, every commit).
 fn push_int(text: &mut String, n: i64) {
-    if n < 0 {
-        text.push('-');
-    }
-    let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    let mut v = n.unsigned_abs();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
-    }
-    for &d in &digits[i..] {
-        text.push(char::from(d));
-    }
+    text.push_str(itoa::Buffer::new().format(n));
 }
 
 /// A chunk as stored: the text of [`encode_events`] compressed (LZ4 block
