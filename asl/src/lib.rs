@@ -19,6 +19,7 @@ pub mod model;
 pub mod path;
 pub mod step;
 pub mod template;
+pub mod test_state;
 
 pub use diagnostic::{DefinitionError, Diagnostic};
 pub use env::{Env, Variables};

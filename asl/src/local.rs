@@ -227,6 +227,7 @@ impl Runner<'_> {
                     vars: &vars,
                     entered_event_id: entered_id,
                     seed: self.seed,
+                    inspect: None,
                 };
                 let mut children_failed = false;
                 let o = match step::enter(state, &input, &retries, &sc) {

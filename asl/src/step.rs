@@ -12,7 +12,7 @@
 //!     CompileOptions::default()).unwrap();
 //! let ctx = json!({});
 //! let vars = Default::default();
-//! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7 };
+//! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7, inspect: None };
 //! match enter(machine.start().unwrap(), &json!({"a": 41}), &[], &sc) {
 //!     Action::Complete(Outcome::End { output, .. }) => assert_eq!(output, json!({"sum": 42})),
 //!     other => panic!("{other:?}"),
@@ -28,6 +28,7 @@ use crate::path::Path;
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// The largest payload (input, output, result) in bytes: 256 KiB.
 pub const MAX_PAYLOAD_BYTES: usize = 262_144;
@@ -49,9 +50,39 @@ pub struct StepContext<'a> {
     pub entered_event_id: u64,
     /// Seed for `States.UUID`, `States.MathRandom` and Retry jitter.
     pub seed: u64,
+    /// Where `TestState` collects the value after each data-flow stage
+    /// (`None` when running workflows: nothing is recorded).
+    pub inspect: Option<&'a RefCell<Inspection>>,
+}
+
+/// The value after each data-flow stage of one state, as `TestState`
+/// reports it (`inspectionData`). A stage a state does not have stays `None`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Inspection {
+    /// The raw input.
+    pub input: Option<Value>,
+    /// After `InputPath` (JSONPath).
+    pub after_input_path: Option<Value>,
+    /// After `Parameters` (JSONPath).
+    pub after_parameters: Option<Value>,
+    /// After `Arguments` (JSONata).
+    pub after_arguments: Option<Value>,
+    /// The result (a Pass state's `Result`, a Task's or a mock's).
+    pub result: Option<Value>,
+    /// After `ResultSelector` (JSONPath).
+    pub after_result_selector: Option<Value>,
+    /// After `ResultPath` (JSONPath).
+    pub after_result_path: Option<Value>,
 }
 
 impl<'a> StepContext<'a> {
+    /// Records a stage when inspecting (the closure runs only then).
+    fn inspect(&self, record: impl FnOnce(&mut Inspection)) {
+        if let Some(i) = self.inspect {
+            record(&mut i.borrow_mut());
+        }
+    }
+
     fn env(&self) -> Env<'a> {
         Env::new(self.context, self.vars, self.seed)
     }
@@ -214,12 +245,14 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
     }
     let env = sc.env();
     let effective = apply_input_path(state, &state.input_path, raw, &env, sc)?;
+    sc.inspect(|i| i.after_input_path = Some(effective.clone().into_owned()));
     match &state.kind {
         StateKind::Pass { result } => {
             let result = match result {
                 Some(r) => r.clone(),
                 None => apply_parameters(state, effective, &env, sc)?,
             };
+            sc.inspect(|i| i.result = Some(result.clone()));
             let assigned = assign_jsonpath(state, state.assign.as_ref(), &result, &env, sc)?;
             let out = finish_output(state, raw, result, &env, sc)?;
             Ok(Action::Complete(transition(state, out, assigned)))
@@ -495,6 +528,7 @@ pub fn complete(
 ) -> Outcome {
     let env = sc.env();
     let done = result.and_then(|r| {
+        sc.inspect(|i| i.result = Some(r.clone()));
         check_size(&r, state)?;
         if state.query_language == QueryLanguage::Jsonata {
             return jsonata_finish(state, raw_input, r, sc);
@@ -502,7 +536,11 @@ pub fn complete(
         // `$` in a JSONPath `Assign` is the raw result, before `ResultSelector`.
         let assigned = assign_jsonpath(state, state.assign.as_ref(), &r, &env, sc)?;
         let selected = match &state.result_selector {
-            Some(t) => t.evaluate(&r, &env).map_err(|e| prefix(sc, state, e))?,
+            Some(t) => {
+                let selected = t.evaluate(&r, &env).map_err(|e| prefix(sc, state, e))?;
+                sc.inspect(|i| i.after_result_selector = Some(selected.clone()));
+                selected
+            }
             None => r,
         };
         let out = finish_output(state, raw_input, selected, &env, sc)?;
@@ -780,12 +818,14 @@ fn apply_parameters(
     env: &Env<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Value, StatesError> {
-    match &state.parameters {
+    let out = match &state.parameters {
         Some(t) => t
             .evaluate(&effective, env)
-            .map_err(|e| prefix(sc, state, e)),
-        None => Ok(effective.into_owned()),
-    }
+            .map_err(|e| prefix(sc, state, e))?,
+        None => effective.into_owned(),
+    };
+    sc.inspect(|i| i.after_parameters = Some(out.clone()));
+    Ok(out)
 }
 
 fn finish_output(
@@ -799,6 +839,7 @@ fn finish_output(
         .result_path
         .apply_to(raw, result)
         .map_err(|e| prefix(sc, state, e))?;
+    sc.inspect(|i| i.after_result_path = Some(combined.clone()));
     apply_output_path(state, combined, env, sc)
 }
 
@@ -1222,10 +1263,12 @@ fn jsonata_arguments(
     b: &Bindings<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Value, StatesError> {
-    match &state.arguments {
-        Some(t) => eval_field(state, t, "Arguments", b, sc),
-        None => Ok(raw.clone()),
-    }
+    let out = match &state.arguments {
+        Some(t) => eval_field(state, t, "Arguments", b, sc)?,
+        None => raw.clone(),
+    };
+    sc.inspect(|i| i.after_arguments = Some(out.clone()));
+    Ok(out)
 }
 
 /// The AWS cause for a field whose value has the wrong type.
@@ -1588,6 +1631,7 @@ mod tests {
             vars: &v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         enter(m.state(name).unwrap(), &input, &[], &sc)
     }
@@ -1752,6 +1796,7 @@ mod tests {
             vars: &v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         let out = complete(
             m.state("T").unwrap(),
@@ -1783,6 +1828,7 @@ mod tests {
             vars: &v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         let t = m.state("T").unwrap();
         let err = || Err(StatesError::new("Transient", "boom"));
@@ -1864,6 +1910,7 @@ mod tests {
             vars: &v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         assert!(matches!(
             complete(
@@ -1977,6 +2024,7 @@ mod tests {
             vars: v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         enter(m.state(name).unwrap(), &input, &[], &sc)
     }
@@ -1994,6 +2042,7 @@ mod tests {
             vars: v,
             entered_event_id: 2,
             seed: 1,
+            inspect: None,
         };
         complete(m.state(name).unwrap(), &input, result, &[], &sc)
     }

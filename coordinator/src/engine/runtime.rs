@@ -536,6 +536,7 @@ impl Runtime {
             vars: f.vars.as_ref(),
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
+            inspect: None,
         };
         let action = step::enter(state, &f.input, &f.retry_counts, &sc);
         match action {
@@ -650,6 +651,7 @@ impl Runtime {
                         vars: f.vars.as_ref(),
                         entered_event_id: f.entered_id as u64,
                         seed: self.seed,
+                        inspect: None,
                     };
                     let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
                     return self.apply(cx, f, o);
@@ -992,6 +994,7 @@ impl Runtime {
             vars: f.vars.as_ref(),
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
+            inspect: None,
         };
         let o = step::complete(state, raw, result, &f.retry_counts, &sc);
         if matches!(o, Outcome::Retry { .. }) {
