@@ -1038,3 +1038,129 @@ async fn order_fulfillment_with_parallel_and_map_activities() {
         w.abort();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn test_state_runs_one_state_with_a_mock() {
+    use aws_sdk_sfn::types::{
+        InspectionLevel, MockErrorOutput, MockInput, TestExecutionStatus, TestStateConfiguration,
+    };
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    // A Pass state alone: every data-flow stage at DEBUG.
+    let r = c
+        .test_state()
+        .definition(
+            r#"{"Type":"Pass","InputPath":"$.order","Parameters":{"n.$":"$.qty"},"ResultPath":"$.picked","Next":"Ship"}"#,
+        )
+        .input(r#"{"order":{"qty":2}}"#)
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), Some(&TestExecutionStatus::Succeeded));
+    assert_eq!(r.next_state(), Some("Ship"));
+    let out: Value = serde_json::from_str(r.output().unwrap()).unwrap();
+    assert_eq!(out, json!({"order": {"qty": 2}, "picked": {"n": 2}}));
+    let i = r.inspection_data().unwrap();
+    assert_eq!(i.after_input_path(), Some(r#"{"qty":2}"#));
+    assert_eq!(i.after_parameters(), Some(r#"{"n":2}"#));
+
+    // An activity Task with a mocked error: retriable, then caught once the retries are spent.
+    let task = r#"{"Type":"Task","Resource":"arn:aws:states:us-east-1:123456789012:activity:charge",
+        "Retry":[{"ErrorEquals":["Card.Busy"],"IntervalSeconds":2,"MaxAttempts":2}],
+        "Catch":[{"ErrorEquals":["States.ALL"],"ResultPath":"$.error","Next":"Refund"}],"End":true}"#;
+    let busy = || {
+        MockInput::builder()
+            .error_output(
+                MockErrorOutput::builder()
+                    .error("Card.Busy")
+                    .cause("try later")
+                    .build(),
+            )
+            .build()
+    };
+    let r = c
+        .test_state()
+        .definition(task)
+        .input("{}")
+        .mock(busy())
+        .inspection_level(InspectionLevel::Debug)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), Some(&TestExecutionStatus::Retriable));
+    assert_eq!(r.error(), Some("Card.Busy"));
+    let d = r.inspection_data().unwrap().error_details().unwrap();
+    assert_eq!(
+        (d.retry_index(), d.retry_backoff_interval_seconds()),
+        (Some(0), Some(2))
+    );
+    let r = c
+        .test_state()
+        .definition(task)
+        .input(r#"{"id":7}"#)
+        .mock(busy())
+        .state_configuration(
+            TestStateConfiguration::builder()
+                .retrier_retry_count(2)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), Some(&TestExecutionStatus::CaughtError));
+    assert_eq!(r.next_state(), Some("Refund"));
+    let out: Value = serde_json::from_str(r.output().unwrap()).unwrap();
+    assert_eq!(
+        out,
+        json!({"id": 7, "error": {"Error": "Card.Busy", "Cause": "try later"}})
+    );
+    assert!(r.inspection_data().is_none(), "INFO reports no stages");
+
+    // A state of a whole machine, by name, with a mocked result and variables.
+    let machine = r#"{"StartAt":"Get","States":{"Get":{"Type":"Task","QueryLanguage":"JSONata",
+        "Resource":"arn:aws:states:us-east-1:123456789012:activity:get",
+        "Arguments":{"id":"{% $id %}"},"Output":"{% $states.result.name %}","End":true}}}"#;
+    let r = c
+        .test_state()
+        .definition(machine)
+        .state_name("Get")
+        .variables(r#"{"id":"u-1"}"#)
+        .mock(MockInput::builder().result(r#"{"name":"Ada"}"#).build())
+        .inspection_level(InspectionLevel::Trace)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.output(), Some(r#""Ada""#));
+    assert_eq!(
+        r.inspection_data().unwrap().after_arguments(),
+        Some(r#"{"id":"u-1"}"#)
+    );
+
+    // What cannot be run is refused with the error a client expects.
+    let e = c.test_state().definition(task).send().await.unwrap_err();
+    assert_eq!(code(&e), "ValidationException", "{e:?}");
+    let e = c
+        .test_state()
+        .definition(r#"{"Type":"Pass","Next":5}"#)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidDefinition");
+    let e = c
+        .test_state()
+        .definition(machine)
+        .state_name("Nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+    let e = c
+        .test_state()
+        .definition(r#"{"Type":"Pass","End":true}"#)
+        .input("{oops")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "InvalidExecutionInput");
+}

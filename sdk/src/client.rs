@@ -304,6 +304,8 @@ actions! {
     list_state_machines => "ListStateMachines" (PageInput) -> ListStateMachinesOutput;
     /// `ValidateStateMachineDefinition`.
     validate_state_machine_definition => "ValidateStateMachineDefinition" (ValidateStateMachineDefinitionInput) -> ValidateStateMachineDefinitionOutput;
+    /// `TestState`: one state run in isolation.
+    test_state => "TestState" (TestStateInput) -> TestStateOutput;
     /// `DescribeStateMachineForExecution`.
     describe_state_machine_for_execution => "DescribeStateMachineForExecution" (ExecutionArnInput) -> DescribeStateMachineForExecutionOutput;
     /// `StartExecution`.

@@ -660,6 +660,177 @@ wire!(
         tags: Vec<Tag>,
     }
 );
+string_enum!(
+    /// How much `TestState` reports: INFO (the outcome), DEBUG and TRACE (also every data-flow stage).
+    InspectionLevel { Info = "INFO", Debug = "DEBUG", Trace = "TRACE" }
+);
+string_enum!(
+    /// How a state tested with `TestState` ended.
+    TestExecutionStatus {
+        Succeeded = "SUCCEEDED", Failed = "FAILED", Retriable = "RETRIABLE", CaughtError = "CAUGHT_ERROR"
+    }
+);
+string_enum!(
+    /// How a `TestState` mock result is checked against the service's response shape.
+    MockResponseValidationMode { Strict = "STRICT", Present = "PRESENT", None = "NONE" }
+);
+wire!(
+    /// The error a `TestState` mock raises.
+    MockErrorOutput {
+        /// The error name.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// The cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+    }
+);
+wire!(
+    /// What stands in for a tested state's work: a result (JSON text) or an error.
+    MockInput {
+        /// The result, as JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        result: Option<String>,
+        /// The error.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error_output: Option<MockErrorOutput>,
+        /// How the result is checked.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        field_validation_mode: Option<MockResponseValidationMode>,
+    }
+);
+wire!(
+    /// Where in its retries and iterations the tested state is.
+    TestStateConfiguration {
+        /// How many times the matching retrier has retried.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        retrier_retry_count: Option<i32>,
+        /// The state inside a Parallel or Map the error came from.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error_caused_by_state: Option<String>,
+        /// How many Map iterations failed.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        map_iteration_failure_count: Option<i32>,
+        /// The items an ItemReader read, as JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        map_item_reader_data: Option<String>,
+    }
+);
+wire!(
+    /// `TestState` request.
+    TestStateInput {
+        /// The state (or, with `state_name`, the whole machine).
+        definition: String,
+        /// The role.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        role_arn: Option<String>,
+        /// The input, as JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+        /// How much to report.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        inspection_level: Option<InspectionLevel>,
+        /// Whether to reveal secrets in HTTP requests.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reveal_secrets: Option<bool>,
+        /// The variables in scope, as a JSON object text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        variables: Option<String>,
+        /// The state to test in a whole machine.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_name: Option<String>,
+        /// What stands in for the state's work.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        mock: Option<MockInput>,
+        /// The context object, as JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        context: Option<String>,
+        /// Retry and Map position.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_configuration: Option<TestStateConfiguration>,
+    }
+);
+wire!(
+    /// Which retrier or catcher handled a tested state's error.
+    InspectionErrorDetails {
+        /// The matching `Catch` index.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        catch_index: Option<i32>,
+        /// The matching `Retry` index.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        retry_index: Option<i32>,
+        /// The delay before the retry, in seconds.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        retry_backoff_interval_seconds: Option<i32>,
+    }
+);
+wire!(
+    /// The value after each data-flow stage of a tested state (JSON texts).
+    InspectionData {
+        /// The raw input.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        input: Option<String>,
+        /// After `Arguments` (JSONata).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_arguments: Option<String>,
+        /// After `InputPath`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_input_path: Option<String>,
+        /// After `Parameters`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_parameters: Option<String>,
+        /// The result.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        result: Option<String>,
+        /// After `ResultSelector`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_result_selector: Option<String>,
+        /// After `ResultPath`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_result_path: Option<String>,
+        /// The variables after the state.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        variables: Option<String>,
+        /// Which retrier or catcher handled the error.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error_details: Option<InspectionErrorDetails>,
+        /// Each Map iteration's input after `ItemSelector`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_item_selector: Option<String>,
+        /// `ToleratedFailureCount` resolved.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tolerated_failure_count: Option<i32>,
+        /// `ToleratedFailurePercentage` resolved.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tolerated_failure_percentage: Option<f32>,
+        /// `MaxConcurrency` resolved.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_concurrency: Option<i32>,
+    }
+);
+wire!(
+    /// `TestState` response.
+    TestStateOutput {
+        /// The output, as JSON text.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        output: Option<String>,
+        /// The error.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        error: Option<String>,
+        /// The cause.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        cause: Option<String>,
+        /// Every stage (DEBUG and TRACE).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        inspection_data: Option<InspectionData>,
+        /// The next state.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_state: Option<String>,
+        /// How the state ended.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        status: Option<TestExecutionStatus>,
+    }
+);
 wire!(
     /// The empty response of several actions.
     Empty {}

@@ -3,6 +3,7 @@
 //! in the AWS error shape, never with a crash.
 
 mod error;
+mod test_state;
 
 pub use error::ApiError;
 
@@ -309,6 +310,10 @@ async fn dispatch(
                 }
             };
             encode(&out)
+        }
+        "TestState" => {
+            let r: TestStateInput = decode(&body)?;
+            encode(&test_state::run(r, e.scope(), e.now_ms())?)
         }
         "DescribeStateMachineForExecution" => {
             let r: ExecutionArnInput = decode(&body)?;

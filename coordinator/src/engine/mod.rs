@@ -201,9 +201,21 @@ pub enum Command {
 pub struct EngineHandle {
     tx: mpsc::Sender<Command>,
     store: Arc<dyn Store>,
+    scope: ArnScope,
+    clock: Arc<dyn Clock>,
 }
 
 impl EngineHandle {
+    /// The region and account in this server's ARNs.
+    pub fn scope(&self) -> &ArnScope {
+        &self.scope
+    }
+
+    /// The engine's clock, in milliseconds since the Unix epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
     /// Sends a command and waits for its answer.
     pub async fn call<T>(&self, make: impl FnOnce(Reply<T>) -> Command) -> Result<T, ApiError> {
         let (tx, rx) = oneshot::channel();
@@ -508,6 +520,8 @@ impl Engine {
         let handle = EngineHandle {
             tx,
             store: self.store.clone(),
+            scope: self.cfg.scope.clone(),
+            clock: self.clock.clone(),
         };
         let join = tokio::spawn(self.run(rx, cancel));
         (handle, join)
