@@ -42,7 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         states.insert(format!("S{i}"), s);
     }
     let def = serde_json::json!({"StartAt": "S0", "States": states}).to_string();
-    let (m, _) = h
+    let (m, _, _) = h
         .call(|reply| Command::CreateStateMachine {
             name: "bench".into(),
             definition: def,
@@ -51,6 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             logging: String::new(),
             tracing: String::new(),
             tags: vec![],
+            publish: None,
             reply,
         })
         .await?;

@@ -78,6 +78,37 @@ pub fn is_state_machine(arn: &str) -> bool {
     parse(arn).is_some_and(|p| p.kind == "stateMachine")
 }
 
+/// What a state machine ARN points at past the machine's name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier<'a> {
+    /// `...:stateMachine:<name>:<n>`: version `n`.
+    Version(u64),
+    /// `...:stateMachine:<name>:<alias>`.
+    Alias(&'a str),
+}
+
+/// Splits a state machine ARN into the machine's own ARN and its version or
+/// alias qualifier, if any; `None` if `arn` is no state machine ARN.
+pub fn split_qualifier(arn: &str) -> Option<(&str, Option<Qualifier<'_>>)> {
+    let p = parse(arn)?;
+    if p.kind != "stateMachine" {
+        return None;
+    }
+    match p.rest.split_once(':') {
+        None => Some((arn, None)),
+        Some((name, q)) if !name.is_empty() && !q.is_empty() && !q.contains(':') => {
+            let base = &arn[..arn.len() - q.len() - 1];
+            let qualifier = if q.bytes().all(|b| b.is_ascii_digit()) {
+                Qualifier::Version(q.parse().ok()?)
+            } else {
+                Qualifier::Alias(q)
+            };
+            Some((base, Some(qualifier)))
+        }
+        Some(_) => None,
+    }
+}
+
 /// The execution ARN for machine `machine_arn` and execution `name`.
 pub fn execution_arn_for(machine_arn: &str, name: &str) -> String {
     machine_arn.replacen(":stateMachine:", ":execution:", 1) + ":" + name
@@ -98,6 +129,35 @@ pub fn machine_of_execution(execution_arn: &str) -> Option<String> {
     let machine = machine.split(':').next()?;
     let prefix = execution_arn.split(&format!(":{}:", p.kind)).next()?;
     Some(format!("{prefix}:stateMachine:{machine}"))
+}
+
+#[cfg(test)]
+mod qualifier_tests {
+    use super::*;
+
+    #[test]
+    fn qualified_state_machine_arns_split_into_machine_and_qualifier() {
+        let m = "arn:aws:states:us-east-1:123456789012:stateMachine:orders";
+        assert_eq!(split_qualifier(m), Some((m, None)));
+        assert_eq!(
+            split_qualifier(&format!("{m}:12")),
+            Some((m, Some(Qualifier::Version(12))))
+        );
+        assert_eq!(
+            split_qualifier(&format!("{m}:PROD")),
+            Some((m, Some(Qualifier::Alias("PROD"))))
+        );
+        assert_eq!(split_qualifier(&format!("{m}:a:b")), None);
+        assert_eq!(split_qualifier(&format!("{m}:")), None);
+        assert_eq!(
+            split_qualifier(&format!("{m}:99999999999999999999999")),
+            None
+        );
+        assert_eq!(
+            split_qualifier("arn:aws:states:us-east-1:123456789012:activity:x"),
+            None
+        );
+    }
 }
 
 #[cfg(test)]

@@ -304,6 +304,22 @@ actions! {
     list_state_machines => "ListStateMachines" (PageInput) -> ListStateMachinesOutput;
     /// `ValidateStateMachineDefinition`.
     validate_state_machine_definition => "ValidateStateMachineDefinition" (ValidateStateMachineDefinitionInput) -> ValidateStateMachineDefinitionOutput;
+    /// `PublishStateMachineVersion`.
+    publish_state_machine_version => "PublishStateMachineVersion" (PublishStateMachineVersionInput) -> PublishStateMachineVersionOutput;
+    /// `ListStateMachineVersions`, newest first.
+    list_state_machine_versions => "ListStateMachineVersions" (StateMachinePageInput) -> ListStateMachineVersionsOutput;
+    /// `DeleteStateMachineVersion`.
+    delete_state_machine_version => "DeleteStateMachineVersion" (DeleteStateMachineVersionInput) -> Empty;
+    /// `CreateStateMachineAlias`.
+    create_state_machine_alias => "CreateStateMachineAlias" (CreateStateMachineAliasInput) -> CreateStateMachineAliasOutput;
+    /// `DescribeStateMachineAlias`.
+    describe_state_machine_alias => "DescribeStateMachineAlias" (StateMachineAliasArnInput) -> DescribeStateMachineAliasOutput;
+    /// `UpdateStateMachineAlias`.
+    update_state_machine_alias => "UpdateStateMachineAlias" (UpdateStateMachineAliasInput) -> UpdateStateMachineAliasOutput;
+    /// `DeleteStateMachineAlias`.
+    delete_state_machine_alias => "DeleteStateMachineAlias" (StateMachineAliasArnInput) -> Empty;
+    /// `ListStateMachineAliases`.
+    list_state_machine_aliases => "ListStateMachineAliases" (StateMachinePageInput) -> ListStateMachineAliasesOutput;
     /// `TestState`: one state run in isolation.
     test_state => "TestState" (TestStateInput) -> TestStateOutput;
     /// `DescribeStateMachineForExecution`.

@@ -49,6 +49,7 @@ codes! {
     ActivityLimitExceeded => "ActivityLimitExceeded", 400;
     ActivityWorkerLimitExceeded => "ActivityWorkerLimitExceeded", 400;
     ConflictException => "ConflictException", 400;
+    ServiceQuotaExceededException => "ServiceQuotaExceededException", 400;
     ExecutionAlreadyExists => "ExecutionAlreadyExists", 400;
     ExecutionDoesNotExist => "ExecutionDoesNotExist", 400;
     ExecutionLimitExceeded => "ExecutionLimitExceeded", 400;

@@ -142,6 +142,12 @@ wire!(
         /// Tags.
         #[serde(skip_serializing_if = "Vec::is_empty", default)]
         tags: Vec<Tag>,
+        /// Publish the definition as version 1 too.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        publish: Option<bool>,
+        /// The published version's description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        version_description: Option<String>,
     }
 );
 wire!(
@@ -151,6 +157,9 @@ wire!(
         state_machine_arn: String,
         /// When it was created.
         creation_date: Timestamp,
+        /// The version published with it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_version_arn: Option<String>,
     }
 );
 wire!(
@@ -188,6 +197,9 @@ wire!(
         /// Tracing configuration.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         tracing_configuration: Option<serde_json::Value>,
+        /// A version's description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        description: Option<String>,
     }
 );
 wire!(
@@ -207,6 +219,12 @@ wire!(
         /// New tracing configuration.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         tracing_configuration: Option<serde_json::Value>,
+        /// Publish the new revision as a version too.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        publish: Option<bool>,
+        /// The published version's description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        version_description: Option<String>,
     }
 );
 wire!(
@@ -217,6 +235,9 @@ wire!(
         /// The new revision.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         revision_id: Option<String>,
+        /// The version published with it.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_version_arn: Option<String>,
     }
 );
 wire!(
@@ -436,6 +457,12 @@ wire!(
         /// Cause.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         cause: Option<String>,
+        /// The version it runs, when started from a version or an alias.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_version_arn: Option<String>,
+        /// The alias it was started from.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_alias_arn: Option<String>,
     }
 );
 wire!(
@@ -471,6 +498,12 @@ wire!(
         /// Stopped.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         stop_date: Option<Timestamp>,
+        /// The version it runs, when started from a version or an alias.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_version_arn: Option<String>,
+        /// The alias it was started from.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        state_machine_alias_arn: Option<String>,
     }
 );
 wire!(
@@ -829,6 +862,161 @@ wire!(
         /// How the state ended.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         status: Option<TestExecutionStatus>,
+    }
+);
+wire!(
+    /// `PublishStateMachineVersion` request.
+    PublishStateMachineVersionInput {
+        /// The machine.
+        state_machine_arn: String,
+        /// Publish only if the machine is still at this revision.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        revision_id: Option<String>,
+        /// The version's description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        description: Option<String>,
+    }
+);
+wire!(
+    /// `PublishStateMachineVersion` response.
+    PublishStateMachineVersionOutput {
+        /// When the version was published.
+        creation_date: Timestamp,
+        /// The version's ARN (`<machine>:<n>`).
+        state_machine_version_arn: String,
+    }
+);
+wire!(
+    /// A request listing the versions or aliases of a machine.
+    StateMachinePageInput {
+        /// The machine.
+        state_machine_arn: String,
+        /// Page size.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// One entry of `ListStateMachineVersions`.
+    StateMachineVersionListItem {
+        /// The version's ARN.
+        state_machine_version_arn: String,
+        /// When it was published.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// `ListStateMachineVersions` response.
+    ListStateMachineVersionsOutput {
+        /// Versions, newest first.
+        state_machine_versions: Vec<StateMachineVersionListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `DeleteStateMachineVersion` request.
+    DeleteStateMachineVersionInput {
+        /// The version's ARN.
+        state_machine_version_arn: String,
+    }
+);
+wire!(
+    /// One version an alias routes to, and its share of executions.
+    RoutingConfigurationListItem {
+        /// The version's ARN.
+        state_machine_version_arn: String,
+        /// Percent of executions (0-100).
+        weight: i32,
+    }
+);
+wire!(
+    /// `CreateStateMachineAlias` request.
+    CreateStateMachineAliasInput {
+        /// The alias's description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        description: Option<String>,
+        /// The name (not a number).
+        name: String,
+        /// One or two versions with weights summing to 100.
+        routing_configuration: Vec<RoutingConfigurationListItem>,
+    }
+);
+wire!(
+    /// `CreateStateMachineAlias` response.
+    CreateStateMachineAliasOutput {
+        /// The alias's ARN (`<machine>:<name>`).
+        state_machine_alias_arn: String,
+        /// When it was created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// A request naming an alias.
+    StateMachineAliasArnInput {
+        /// The alias's ARN.
+        state_machine_alias_arn: String,
+    }
+);
+wire!(
+    /// `DescribeStateMachineAlias` response.
+    DescribeStateMachineAliasOutput {
+        /// The alias's ARN.
+        state_machine_alias_arn: String,
+        /// Name.
+        name: String,
+        /// Description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        description: Option<String>,
+        /// Where it routes.
+        routing_configuration: Vec<RoutingConfigurationListItem>,
+        /// When it was created.
+        creation_date: Timestamp,
+        /// When it was last updated.
+        update_date: Timestamp,
+    }
+);
+wire!(
+    /// `UpdateStateMachineAlias` request.
+    UpdateStateMachineAliasInput {
+        /// The alias's ARN.
+        state_machine_alias_arn: String,
+        /// A new description.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        description: Option<String>,
+        /// A new routing.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        routing_configuration: Option<Vec<RoutingConfigurationListItem>>,
+    }
+);
+wire!(
+    /// `UpdateStateMachineAlias` response.
+    UpdateStateMachineAliasOutput {
+        /// When it was updated.
+        update_date: Timestamp,
+    }
+);
+wire!(
+    /// One entry of `ListStateMachineAliases`.
+    StateMachineAliasListItem {
+        /// The alias's ARN.
+        state_machine_alias_arn: String,
+        /// When it was created.
+        creation_date: Timestamp,
+    }
+);
+wire!(
+    /// `ListStateMachineAliases` response.
+    ListStateMachineAliasesOutput {
+        /// Aliases.
+        state_machine_aliases: Vec<StateMachineAliasListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
     }
 );
 wire!(

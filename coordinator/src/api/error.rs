@@ -45,6 +45,8 @@ codes! {
     task_timed_out => "TaskTimedOut",
     resource_not_found => "ResourceNotFound",
     too_many_tags => "TooManyTags",
+    conflict => "ConflictException",
+    service_quota_exceeded => "ServiceQuotaExceededException",
     validation => "ValidationException",
     serialization => "SerializationException",
     unknown_operation => "UnknownOperationException",

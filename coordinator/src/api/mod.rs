@@ -196,7 +196,8 @@ async fn dispatch(
             let logging = json_text(r.logging_configuration)?.unwrap_or_default();
             let tracing = json_text(r.tracing_configuration)?.unwrap_or_default();
             let tags = tags(r.tags)?;
-            let (rec, _) = e
+            let publish = publish(r.publish, r.version_description)?;
+            let (rec, _, version) = e
                 .call(|reply| Command::CreateStateMachine {
                     name,
                     definition,
@@ -205,12 +206,14 @@ async fn dispatch(
                     logging,
                     tracing,
                     tags,
+                    publish,
                     reply,
                 })
                 .await?;
             encode(&CreateStateMachineOutput {
                 state_machine_arn: rec.arn,
                 creation_date: ts(rec.created),
+                state_machine_version_arn: version.map(|v| v.arn),
             })
         }
         "DescribeStateMachine" => {
@@ -233,19 +236,143 @@ async fn dispatch(
                     "Either the definition, roleArn, loggingConfiguration or tracingConfiguration must be specified",
                 ));
             }
-            let rec = e
+            let publish = publish(r.publish, r.version_description)?;
+            let (rec, version) = e
                 .call(|reply| Command::UpdateStateMachine {
                     arn,
                     definition,
                     role_arn,
                     logging,
                     tracing,
+                    publish,
                     reply,
                 })
                 .await?;
             encode(&UpdateStateMachineOutput {
                 update_date: ts(rec.updated),
                 revision_id: Some(rec.revision_id),
+                state_machine_version_arn: version.map(|v| v.arn),
+            })
+        }
+        "PublishStateMachineVersion" => {
+            let r: PublishStateMachineVersionInput = decode(&body)?;
+            check_description(r.description.as_deref())?;
+            let v = e
+                .call(|reply| Command::PublishVersion {
+                    arn: r.state_machine_arn,
+                    revision_id: r.revision_id,
+                    description: r.description,
+                    reply,
+                })
+                .await?;
+            encode(&PublishStateMachineVersionOutput {
+                creation_date: ts(v.created),
+                state_machine_version_arn: v.arn,
+            })
+        }
+        "ListStateMachineVersions" => {
+            let r: StateMachinePageInput = decode(&body)?;
+            let arn = r.state_machine_arn;
+            let all = e.call(|reply| Command::ListVersions { arn, reply }).await?;
+            let (items, next_token) = page(all, max_results(r.max_results)?, r.next_token)?;
+            encode(&ListStateMachineVersionsOutput {
+                state_machine_versions: items
+                    .into_iter()
+                    .map(|v| StateMachineVersionListItem {
+                        state_machine_version_arn: v.arn,
+                        creation_date: ts(v.created),
+                    })
+                    .collect(),
+                next_token,
+            })
+        }
+        "DeleteStateMachineVersion" => {
+            let r: DeleteStateMachineVersionInput = decode(&body)?;
+            let arn = r.state_machine_version_arn;
+            e.call(|reply| Command::DeleteVersion { arn, reply })
+                .await?;
+            encode(&Empty {})
+        }
+        "CreateStateMachineAlias" => {
+            let r: CreateStateMachineAliasInput = decode(&body)?;
+            check_description(r.description.as_deref())?;
+            let routing = routing(r.routing_configuration)?;
+            let a = e
+                .call(|reply| Command::CreateAlias {
+                    name: r.name,
+                    description: r.description.unwrap_or_default(),
+                    routing,
+                    reply,
+                })
+                .await?;
+            encode(&CreateStateMachineAliasOutput {
+                state_machine_alias_arn: a.arn,
+                creation_date: ts(a.created),
+            })
+        }
+        "DescribeStateMachineAlias" => {
+            let r: StateMachineAliasArnInput = decode(&body)?;
+            let arn = r.state_machine_alias_arn;
+            let a = e
+                .call(|reply| Command::DescribeAlias { arn, reply })
+                .await?;
+            encode(&DescribeStateMachineAliasOutput {
+                state_machine_alias_arn: a.arn,
+                name: a.name,
+                description: Some(a.description).filter(|d| !d.is_empty()),
+                routing_configuration: a
+                    .routing
+                    .into_iter()
+                    .map(|(v, w)| RoutingConfigurationListItem {
+                        state_machine_version_arn: v,
+                        weight: i32::try_from(w).unwrap_or(100),
+                    })
+                    .collect(),
+                creation_date: ts(a.created),
+                update_date: ts(a.updated),
+            })
+        }
+        "UpdateStateMachineAlias" => {
+            let r: UpdateStateMachineAliasInput = decode(&body)?;
+            check_description(r.description.as_deref())?;
+            if r.description.is_none() && r.routing_configuration.is_none() {
+                return Err(ApiError::missing_parameter(
+                    "Either the description or the routingConfiguration must be specified",
+                ));
+            }
+            let routing = r.routing_configuration.map(routing).transpose()?;
+            let a = e
+                .call(|reply| Command::UpdateAlias {
+                    arn: r.state_machine_alias_arn,
+                    description: r.description,
+                    routing,
+                    reply,
+                })
+                .await?;
+            encode(&UpdateStateMachineAliasOutput {
+                update_date: ts(a.updated),
+            })
+        }
+        "DeleteStateMachineAlias" => {
+            let r: StateMachineAliasArnInput = decode(&body)?;
+            let arn = r.state_machine_alias_arn;
+            e.call(|reply| Command::DeleteAlias { arn, reply }).await?;
+            encode(&Empty {})
+        }
+        "ListStateMachineAliases" => {
+            let r: StateMachinePageInput = decode(&body)?;
+            let arn = r.state_machine_arn;
+            let all = e.call(|reply| Command::ListAliases { arn, reply }).await?;
+            let (items, next_token) = page(all, max_results(r.max_results)?, r.next_token)?;
+            encode(&ListStateMachineAliasesOutput {
+                state_machine_aliases: items
+                    .into_iter()
+                    .map(|a| StateMachineAliasListItem {
+                        state_machine_alias_arn: a.arn,
+                        creation_date: ts(a.created),
+                    })
+                    .collect(),
+                next_token,
             })
         }
         "DeleteStateMachine" => {
@@ -404,12 +531,14 @@ async fn dispatch(
                     return Err(ApiError::invalid_token(format!("Invalid Token: '{t}'")));
                 }
             }
-            // The machine must exist (AWS answers StateMachineDoesNotExist).
+            // The machine (or version, or alias) must exist (AWS answers StateMachineDoesNotExist).
             let m = machine_arn.clone();
-            e.call(|reply| Command::DescribeStateMachine { arn: m, reply })
+            let base = e
+                .call(|reply| Command::ResolveMachine { arn: m, reply })
                 .await?;
             let q = ExecutionQuery {
-                state_machine_arn: machine_arn,
+                qualified: (base != machine_arn).then_some(machine_arn),
+                state_machine_arn: base,
                 status,
                 after,
                 limit,
@@ -426,6 +555,8 @@ async fn dispatch(
                         name: r.name,
                         start_date: ts(r.start),
                         stop_date: r.stop.map(ts),
+                        state_machine_version_arn: r.version_arn,
+                        state_machine_alias_arn: r.alias_arn,
                     })
                     .collect(),
                 next_token: page.next,
@@ -681,7 +812,42 @@ fn describe_machine(m: &StateMachineRecord) -> DescribeStateMachineOutput {
         tracing_configuration: Some(
             serde_json::from_str(&m.tracing).unwrap_or_else(|_| json!({"enabled": false})),
         ),
+        description: Some(m.description.clone()).filter(|d| !d.is_empty()),
     }
+}
+
+/// `publish` and `versionDescription` of Create/UpdateStateMachine: the description to publish with.
+fn publish(publish: Option<bool>, description: Option<String>) -> Result<Option<String>, ApiError> {
+    check_description(description.as_deref())?;
+    match (publish.unwrap_or(false), description) {
+        (true, d) => Ok(Some(d.unwrap_or_default())),
+        (false, None) => Ok(None),
+        (false, Some(_)) => Err(ApiError::validation(
+            "A versionDescription needs publish set to true",
+        )),
+    }
+}
+
+fn check_description(d: Option<&str>) -> Result<(), ApiError> {
+    match d {
+        Some(d) if d.chars().count() > 256 => Err(ApiError::validation(
+            "1 validation error detected: Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 256",
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn routing(items: Vec<RoutingConfigurationListItem>) -> Result<Vec<(String, u32)>, ApiError> {
+    items
+        .into_iter()
+        .map(|i| match u32::try_from(i.weight) {
+            Ok(w) => Ok((i.state_machine_version_arn, w)),
+            Err(_) => Err(ApiError::validation(format!(
+                "The weight of {} is {}: weights are 0 to 100",
+                i.state_machine_version_arn, i.weight
+            ))),
+        })
+        .collect()
 }
 
 fn describe_execution(r: &ExecutionRecord) -> Value {
@@ -708,6 +874,12 @@ fn describe_execution(r: &ExecutionRecord) -> Value {
     }
     if let Some(c) = r.cause.as_ref().filter(|s| !s.is_empty()) {
         o["cause"] = json!(c);
+    }
+    if let Some(v) = &r.version_arn {
+        o["stateMachineVersionArn"] = json!(v);
+    }
+    if let Some(a) = &r.alias_arn {
+        o["stateMachineAliasArn"] = json!(a);
     }
     o
 }

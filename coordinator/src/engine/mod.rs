@@ -5,12 +5,13 @@
 //! tasks. Nothing a caller sees is ahead of the store.
 
 pub mod runtime;
+mod versions;
 
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
 use crate::store::{
-    ActivityRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store, StoreError,
-    Write,
+    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store,
+    StoreError, Write,
 };
 use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
@@ -105,7 +106,9 @@ pub enum Command {
         logging: String,
         tracing: String,
         tags: Vec<(String, String)>,
-        reply: Reply<(StateMachineRecord, bool)>,
+        /// Publish a version too, with this description.
+        publish: Option<String>,
+        reply: Reply<(StateMachineRecord, bool, Option<StateMachineRecord>)>,
     },
     UpdateStateMachine {
         arn: String,
@@ -113,7 +116,53 @@ pub enum Command {
         role_arn: Option<String>,
         logging: Option<String>,
         tracing: Option<String>,
+        /// Publish a version too, with this description.
+        publish: Option<String>,
+        reply: Reply<(StateMachineRecord, Option<StateMachineRecord>)>,
+    },
+    PublishVersion {
+        arn: String,
+        revision_id: Option<String>,
+        description: Option<String>,
         reply: Reply<StateMachineRecord>,
+    },
+    /// Newest first.
+    ListVersions {
+        arn: String,
+        reply: Reply<Vec<StateMachineRecord>>,
+    },
+    DeleteVersion {
+        arn: String,
+        reply: Reply<()>,
+    },
+    CreateAlias {
+        name: String,
+        description: String,
+        routing: Vec<(String, u32)>,
+        reply: Reply<AliasRecord>,
+    },
+    DescribeAlias {
+        arn: String,
+        reply: Reply<AliasRecord>,
+    },
+    UpdateAlias {
+        arn: String,
+        description: Option<String>,
+        routing: Option<Vec<(String, u32)>>,
+        reply: Reply<AliasRecord>,
+    },
+    DeleteAlias {
+        arn: String,
+        reply: Reply<()>,
+    },
+    ListAliases {
+        arn: String,
+        reply: Reply<Vec<AliasRecord>>,
+    },
+    /// The machine's own ARN behind a machine, version or alias ARN that exists.
+    ResolveMachine {
+        arn: String,
+        reply: Reply<String>,
     },
     DeleteStateMachine {
         arn: String,
@@ -285,7 +334,11 @@ pub struct Engine {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     signer: TokenSigner,
+    /// State machines and their versions (under `<machine>:<n>`).
     machines: HashMap<String, MachineEntry>,
+    aliases: BTreeMap<String, AliasRecord>,
+    /// Each machine's highest version number ever published.
+    last_version: HashMap<String, u64>,
     activities: BTreeMap<String, ActivityRecord>,
     tags: HashMap<String, BTreeMap<String, String>>,
     execs: HashMap<String, Exec>,
@@ -402,6 +455,8 @@ impl Engine {
             clock,
             signer: TokenSigner::new(key.into_bytes()),
             machines: HashMap::default(),
+            aliases: BTreeMap::new(),
+            last_version: HashMap::default(),
             activities: BTreeMap::new(),
             tags: HashMap::default(),
             execs: HashMap::default(),
@@ -438,6 +493,10 @@ impl Engine {
         for a in snap.activities {
             e.activities.insert(a.arn.clone(), a);
         }
+        for a in snap.aliases {
+            e.aliases.insert(a.arn.clone(), a);
+        }
+        e.load_version_counters(&snap.meta);
         for (res, k, v) in snap.tags {
             e.tags.entry(res).or_default().insert(k, v);
         }
@@ -711,10 +770,18 @@ impl Engine {
                 logging,
                 tracing,
                 tags,
+                publish,
                 reply,
             } => {
                 let r = self
-                    .create_state_machine(name, definition, role_arn, ty, logging, tracing, tags);
+                    .create_state_machine(name, definition, role_arn, ty, logging, tracing, tags)
+                    .and_then(|(rec, created)| {
+                        let version = match publish {
+                            Some(d) => Some(self.publish_version(&rec.arn, None, Some(d))?),
+                            None => None,
+                        };
+                        Ok((rec, created, version))
+                    });
                 self.reply(reply, r);
             }
             Command::UpdateStateMachine {
@@ -723,14 +790,83 @@ impl Engine {
                 role_arn,
                 logging,
                 tracing,
+                publish,
                 reply,
             } => {
-                let r = self.update_state_machine(arn, definition, role_arn, logging, tracing);
+                let r = self
+                    .unqualified(&arn, "UpdateStateMachine")
+                    .map(|_| ())
+                    .and_then(|()| {
+                        self.update_state_machine(arn, definition, role_arn, logging, tracing)
+                    })
+                    .and_then(|rec| {
+                        let version = match publish {
+                            Some(d) => Some(self.publish_version(&rec.arn, None, Some(d))?),
+                            None => None,
+                        };
+                        Ok((rec, version))
+                    });
+                self.reply(reply, r);
+            }
+            Command::PublishVersion {
+                arn,
+                revision_id,
+                description,
+                reply,
+            } => {
+                let r = self.publish_version(&arn, revision_id.as_deref(), description);
+                self.reply(reply, r);
+            }
+            Command::ListVersions { arn, reply } => {
+                let r = self
+                    .unqualified(&arn, "ListStateMachineVersions")
+                    .and_then(|m| self.machine(m).map(|_| self.versions_of(m)));
+                self.reply(reply, r);
+            }
+            Command::DeleteVersion { arn, reply } => {
+                let r = self.delete_version(&arn);
+                self.reply(reply, r);
+            }
+            Command::CreateAlias {
+                name,
+                description,
+                routing,
+                reply,
+            } => {
+                let r = self.create_alias(name, description, routing);
+                self.reply(reply, r);
+            }
+            Command::DescribeAlias { arn, reply } => {
+                let r = self.describe_alias(&arn);
+                self.reply(reply, r);
+            }
+            Command::UpdateAlias {
+                arn,
+                description,
+                routing,
+                reply,
+            } => {
+                let r = self.update_alias(&arn, description, routing);
+                self.reply(reply, r);
+            }
+            Command::DeleteAlias { arn, reply } => {
+                let r = self.delete_alias(&arn);
+                self.reply(reply, r);
+            }
+            Command::ListAliases { arn, reply } => {
+                let r = self.aliases_of(&arn);
+                self.reply(reply, r);
+            }
+            Command::ResolveMachine { arn, reply } => {
+                let r = self.resolve_machine(&arn);
                 self.reply(reply, r);
             }
             Command::DeleteStateMachine { arn, reply } => {
-                let r = self.machine(&arn).map(|_| ());
+                let r = self
+                    .unqualified(&arn, "DeleteStateMachine")
+                    .and_then(|m| self.machine(m).map(|_| ()));
                 if r.is_ok() {
+                    self.forget_versions(&arn);
                     self.machines.remove(&arn);
                     self.tags.remove(&arn);
                     self.batch.push(Write::DeleteStateMachine(arn.clone()));
@@ -739,11 +875,23 @@ impl Engine {
                 self.reply(reply, r);
             }
             Command::DescribeStateMachine { arn, reply } => {
-                let r = self.machine(&arn).map(|m| m.rec.clone());
+                let r = match arn::split_qualifier(&arn) {
+                    Some((_, Some(arn::Qualifier::Alias(_)))) => {
+                        Err(ApiError::validation(format!(
+                            "DescribeStateMachine takes a state machine or version ARN; for the alias '{arn}' use DescribeStateMachineAlias"
+                        )))
+                    }
+                    _ => self.machine(&arn).map(|m| m.rec.clone()),
+                };
                 self.reply(reply, r);
             }
             Command::ListStateMachines { reply } => {
-                let mut v: Vec<_> = self.machines.values().map(|m| m.rec.clone()).collect();
+                let mut v: Vec<_> = self
+                    .machines
+                    .iter()
+                    .filter(|(arn, _)| matches!(arn::split_qualifier(arn), Some((_, None))))
+                    .map(|(_, m)| m.rec.clone())
+                    .collect();
                 v.sort_by(|a, b| a.name.cmp(&b.name));
                 self.reply(reply, Ok(v));
             }
@@ -1049,14 +1197,17 @@ impl Engine {
         sync: bool,
         parent: Option<(String, i64, ChildMode)>,
     ) -> Result<(String, i64), ApiError> {
-        let (entry, arn, exec_name, input_value) =
+        let (entry, machine_arn, version_arn, alias_arn, arn, exec_name, input_value) =
             match self.prepare_start(&machine_arn, name, &input, sync)? {
                 Prepared::New {
                     entry,
+                    machine_arn,
+                    version_arn,
+                    alias_arn,
                     arn,
                     name,
                     input,
-                } => (entry, arn, name, input),
+                } => (entry, machine_arn, version_arn, alias_arn, arn, name, input),
                 Prepared::Existing { arn, start } => return Ok((arn, start)),
             };
         let now = self.clock.now_ms();
@@ -1077,6 +1228,8 @@ impl Engine {
             revision_id: entry.rec.revision_id.clone(),
             runtime: None,
             parent: parent.as_ref().map(|p| p.0.clone()),
+            version_arn,
+            alias_arn,
         };
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let mut rt = Runtime::new(&entry.compiled, input_value.clone(), now, seed);
@@ -1105,9 +1258,17 @@ impl Engine {
             stored: false,
             timer_at: first_timer.into_iter().collect(),
         };
-        let started = json!({"executionStartedEventDetails": {
+        let mut started = json!({"executionStartedEventDetails": {
             "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn,
             "stateMachineArn": machine_arn}});
+        for (key, value) in [
+            ("stateMachineVersionArn", &exec.rec.version_arn),
+            ("stateMachineAliasArn", &exec.rec.alias_arn),
+        ] {
+            if let Some(v) = value {
+                started["executionStartedEventDetails"][key] = json!(v);
+            }
+        }
         self.record(
             &mut exec,
             vec![NewEvent {
@@ -1129,7 +1290,13 @@ impl Engine {
         input: &str,
         sync: bool,
     ) -> Result<Prepared, ApiError> {
-        let entry = self.machine(machine_arn)?.clone();
+        let versions::Target {
+            base,
+            entry,
+            version_arn,
+            alias_arn,
+        } = self.target(machine_arn)?;
+        let machine_arn = base.as_str();
         if sync && entry.rec.machine_type != "EXPRESS" {
             return Err(ApiError::state_machine_type_not_supported(
                 "This operation is only supported by EXPRESS state machines",
@@ -1175,6 +1342,9 @@ impl Engine {
         }
         Ok(Prepared::New {
             entry,
+            machine_arn: base,
+            version_arn,
+            alias_arn,
             arn,
             name,
             input: input_value,
@@ -1665,6 +1835,10 @@ impl Engine {
 enum Prepared {
     New {
         entry: MachineEntry,
+        /// The machine's own ARN (the one asked for may name a version or alias).
+        machine_arn: String,
+        version_arn: Option<String>,
+        alias_arn: Option<String>,
         arn: String,
         name: String,
         input: Value,

@@ -127,6 +127,7 @@ async fn create_machine(h: &EngineHandle, name: &str, definition: String) -> Sta
         logging: "{}".into(),
         tracing: "{}".into(),
         tags: vec![],
+        publish: None,
         reply,
     })
     .await
@@ -241,6 +242,7 @@ async fn a_restart_compiles_each_definition_once_and_shares_its_text() {
         role_arn: None,
         logging: None,
         tracing: None,
+        publish: None,
         reply,
     })
     .await
@@ -352,4 +354,106 @@ fn the_engine_wakes_only_for_deferred_starts_still_waiting() {
     assert!(e.lazy.is_empty() && e.lazy_order.is_empty());
     assert!(e.dirty.contains("b"));
     assert_eq!(e.next_lazy_deadline(), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_and_aliases_survive_a_restart_and_numbers_are_never_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
+    let (h, cancel) = engine(store.clone());
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "first")).await;
+    let publish = |description: &str| {
+        let (arn, description) = (machine.arn.clone(), Some(description.to_string()));
+        h.call(|reply| Command::PublishVersion {
+            arn,
+            revision_id: None,
+            description,
+            reply,
+        })
+    };
+    let v1 = publish("one").await.unwrap();
+    assert_eq!(v1.arn, format!("{}:1", machine.arn));
+    // The same revision again: the same version.
+    assert_eq!(publish("one").await.unwrap().arn, v1.arn);
+    h.call(|reply| Command::UpdateStateMachine {
+        arn: machine.arn.clone(),
+        definition: Some(one_task(&act, "second")),
+        role_arn: None,
+        logging: None,
+        tracing: None,
+        publish: Some("two".into()),
+        reply,
+    })
+    .await
+    .unwrap();
+    let v2 = format!("{}:2", machine.arn);
+    let alias = h
+        .call(|reply| Command::CreateAlias {
+            name: "live".into(),
+            description: String::new(),
+            routing: vec![(v1.arn.clone(), 100)],
+            reply,
+        })
+        .await
+        .unwrap();
+    let exec = start(&h, &alias.arn, "via-alias", "{}").await;
+    assert!(exec.ends_with(":execution:m:via-alias"), "{exec}");
+    // A version an alias routes to can't go; v2 can.
+    let arn = v1.arn.clone();
+    let e = h.call(|reply| Command::DeleteVersion { arn, reply }).await;
+    assert_eq!(e.unwrap_err().code, "ConflictException");
+    let arn = v2.clone();
+    h.call(|reply| Command::DeleteVersion { arn, reply })
+        .await
+        .unwrap();
+    cancel.cancel();
+
+    let (h, cancel) = engine(store.clone());
+    let arn = machine.arn.clone();
+    let versions = h
+        .call(|reply| Command::ListVersions { arn, reply })
+        .await
+        .unwrap();
+    assert_eq!(versions.len(), 1);
+    assert_eq!(versions[0].arn, v1.arn);
+    assert!(versions[0].definition.contains("first"));
+    let arn = alias.arn.clone();
+    let a = h
+        .call(|reply| Command::DescribeAlias { arn, reply })
+        .await
+        .unwrap();
+    assert_eq!(a.routing, vec![(v1.arn.clone(), 100)]);
+    let d = h
+        .call(|reply| Command::DescribeExecution {
+            arn: exec.clone(),
+            reply,
+        })
+        .await
+        .unwrap()
+        .expect("running");
+    assert_eq!(d.version_arn.as_deref(), Some(v1.arn.as_str()));
+    assert_eq!(d.alias_arn.as_deref(), Some(alias.arn.as_str()));
+    let q = ExecutionQuery {
+        state_machine_arn: machine.arn.clone(),
+        qualified: Some(alias.arn.clone()),
+        limit: 10,
+        ..ExecutionQuery::default()
+    };
+    let listed = store.list_executions(&q).unwrap();
+    assert_eq!(listed.items.len(), 1);
+    // Version 2 was deleted: the next one is 3.
+    let arn = machine.arn.clone();
+    let v3 = h
+        .call(|reply| Command::PublishVersion {
+            arn,
+            revision_id: None,
+            description: None,
+            reply,
+        })
+        .await;
+    // The machine is at the revision v2 had, so publishing makes version 3.
+    assert_eq!(v3.unwrap().arn, format!("{}:3", machine.arn));
+    cancel.cancel();
 }

@@ -11,8 +11,8 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Millis, Page, Snapshot,
-    StateMachineRecord, Store, StoreError, Write,
+    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Millis, Page,
+    Snapshot, StateMachineRecord, Store, StoreError, Write,
 };
 
 /// The status of an open execution; [`Store::load`] returns those.
@@ -96,6 +96,8 @@ pub(super) fn summary(e: &ExecutionRecord) -> ExecutionRecord {
         revision_id: e.revision_id.clone(),
         runtime: None,
         parent: e.parent.clone(),
+        version_arn: e.version_arn.clone(),
+        alias_arn: e.alias_arn.clone(),
     }
 }
 
@@ -124,6 +126,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Tables {
     meta: BTreeMap<String, String>,
+    aliases: BTreeMap<String, AliasRecord>,
     state_machines: BTreeMap<String, StateMachineRecord>,
     activities: BTreeMap<String, ActivityRecord>,
     /// resource → key → value.
@@ -245,6 +248,12 @@ impl Tables {
                     stored.insert(e.id, e.clone());
                 }
             }
+            Write::PutAlias(a) => {
+                self.aliases.insert(a.arn.clone(), a.clone());
+            }
+            Write::DeleteAlias(arn) => {
+                self.aliases.remove(arn);
+            }
             Write::PutMeta { key, value } => {
                 self.meta.insert(key.clone(), value.clone());
             }
@@ -272,6 +281,7 @@ impl Store for MemoryStore {
                 .collect(),
             running,
             meta: t.meta.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            aliases: t.aliases.values().cloned().collect(),
         })
     }
 
@@ -304,7 +314,12 @@ impl Store for MemoryStore {
         let mut matching = positions
             .rev()
             .filter_map(|(_, arn)| t.executions.get(arn))
-            .filter(|e| q.status.as_deref().is_none_or(|s| e.status == s));
+            .filter(|e| q.status.as_deref().is_none_or(|s| e.status == s))
+            .filter(|e| {
+                q.qualified.as_ref().is_none_or(|a| {
+                    e.version_arn.as_ref() == Some(a) || e.alias_arn.as_ref() == Some(a)
+                })
+            });
         let items: Vec<ExecutionRecord> = matching.by_ref().take(limit).map(summary).collect();
         let next = match matching.next() {
             Some(_) => items.last().map(|e| encode_cursor(e.start, &e.arn)),
@@ -400,6 +415,8 @@ pub(super) mod suite {
             revision_id: "r1".into(),
             runtime: running.then(|| format!(r#"{{"state":"A","n":{n}}}"#)),
             parent: None,
+            version_arn: None,
+            alias_arn: None,
         }
     }
 
@@ -424,6 +441,7 @@ pub(super) mod suite {
         loop {
             let q = ExecutionQuery {
                 state_machine_arn: MACHINE.into(),
+                qualified: None,
                 status: status.map(str::to_string),
                 after: after.take(),
                 limit,

@@ -77,6 +77,27 @@ pub struct ExecutionRecord {
     pub runtime: Option<String>,
     /// The parent execution's ARN for nested executions.
     pub parent: Option<String>,
+    /// The version the execution was started from (`<machine>:<n>`), if it
+    /// was started from a version or an alias.
+    #[serde(default)]
+    pub version_arn: Option<String>,
+    /// The alias the execution was started from (`<machine>:<alias>`).
+    #[serde(default)]
+    pub alias_arn: Option<String>,
+}
+
+/// A state machine alias: a name routing executions to one or two versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AliasRecord {
+    /// `<machine arn>:<name>`.
+    pub arn: String,
+    pub machine_arn: String,
+    pub name: String,
+    pub description: String,
+    /// Version ARNs and their weights (percent, summing to 100).
+    pub routing: Vec<(String, u32)>,
+    pub created: Millis,
+    pub updated: Millis,
 }
 
 /// One history event as stored.
@@ -126,6 +147,10 @@ pub enum Write {
         execution: String,
         events: Vec<EventRecord>,
     },
+    /// Add or replace a state machine alias.
+    PutAlias(AliasRecord),
+    /// Remove a state machine alias.
+    DeleteAlias(String),
     /// Store a small server setting (e.g. the task-token key).
     PutMeta {
         key: String,
@@ -157,12 +182,15 @@ pub struct Snapshot {
     /// Executions whose status is `RUNNING` (with their runtime state).
     pub running: Vec<ExecutionRecord>,
     pub meta: Vec<(String, String)>,
+    pub aliases: Vec<AliasRecord>,
 }
 
 /// Filter and page of `ListExecutions`.
 #[derive(Debug, Clone, Default)]
 pub struct ExecutionQuery {
     pub state_machine_arn: String,
+    /// Only executions started from this version or alias ARN.
+    pub qualified: Option<String>,
     pub status: Option<String>,
     /// Return executions strictly after this position (an opaque cursor from a previous page).
     pub after: Option<String>,

@@ -189,6 +189,16 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX executions_by_machine_status;
     CREATE INDEX executions_by_machine ON executions (state_machine_arn, start, arn);
     CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start, arn);",
+    // Version 6: versions and aliases. A version is a `state_machines` row
+    // with a qualified ARN (`<machine>:<n>`); an alias is a row of its own;
+    // an execution remembers the version and alias it was started from.
+    "ALTER TABLE executions ADD COLUMN version_arn TEXT;
+    ALTER TABLE executions ADD COLUMN alias_arn TEXT;
+    CREATE TABLE aliases (
+        arn TEXT PRIMARY KEY NOT NULL,
+        machine_arn TEXT NOT NULL,
+        record TEXT NOT NULL
+    );",
 ];
 
 /// The columns [`execution_row`] reads, in its order (the definition's text
@@ -486,18 +496,25 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
         }
         Write::PutExecution(e) => {
             let definition = definition_id(tx, &e.definition)?;
+            let qualifiers: [&(dyn rusqlite::ToSql + Send + Sync); 2] =
+                [&e.version_arn, &e.alias_arn];
             tx.prepare_cached(
                 "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause,
-                     start, stop, definition, role_arn, revision_id, parent, runtime)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+                     start, stop, definition, role_arn, revision_id, parent, runtime, version_arn, alias_arn)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
                  ON CONFLICT (arn) DO UPDATE SET state_machine_arn = excluded.state_machine_arn,
                      name = excluded.name, status = excluded.status, input = excluded.input,
                      output = excluded.output, error = excluded.error, cause = excluded.cause,
                      start = excluded.start, stop = excluded.stop, definition = excluded.definition,
                      role_arn = excluded.role_arn, revision_id = excluded.revision_id,
-                     parent = excluded.parent, runtime = excluded.runtime",
+                     parent = excluded.parent, runtime = excluded.runtime,
+                     version_arn = excluded.version_arn, alias_arn = excluded.alias_arn",
             )
-            .and_then(|mut s| s.execute(execution_params(e, &definition)))
+            .and_then(|mut s| {
+                s.execute(rusqlite::params_from_iter(
+                    execution_params(e, &definition).into_iter().chain(qualifiers),
+                ))
+            })
             .map_err(db_err(format_args!("put execution {}", e.arn)))?;
         }
         Write::AppendEvents { execution, events } => {
@@ -533,6 +550,21 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .map_err(db_err(format_args!(
                 "append history events {first}..{last} of {execution}"
             )))?;
+        }
+        Write::PutAlias(a) => {
+            let record = serde_json::to_string(a)
+                .map_err(|e| StoreError::Database(format!("encode alias {}: {e}", a.arn)))?;
+            tx.prepare_cached(
+                "INSERT INTO aliases (arn, machine_arn, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (arn) DO UPDATE SET machine_arn = excluded.machine_arn, record = excluded.record",
+            )
+            .and_then(|mut s| s.execute(params![a.arn, a.machine_arn, record]))
+            .map_err(db_err(format_args!("put alias {}", a.arn)))?;
+        }
+        Write::DeleteAlias(arn) => {
+            tx.prepare_cached("DELETE FROM aliases WHERE arn = ?1")
+                .and_then(|mut s| s.execute([arn]))
+                .map_err(db_err(format_args!("delete alias {arn}")))?;
         }
         Write::PutMeta { key, value } => {
             tx.prepare_cached(
@@ -587,13 +619,17 @@ fn execution_params<'a>(
     ]
 }
 
-/// Reads a row selected with [`EXECUTION_COLUMNS`] and then `runtime` (or `NULL`).
+/// What follows `runtime` in every execution read (schema version 6).
+const QUALIFIER_COLUMNS: &str = "version_arn, alias_arn";
+
+/// Reads a row selected with [`EXECUTION_COLUMNS`], then `runtime` (or `NULL`),
+/// then [`QUALIFIER_COLUMNS`].
 fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     execution_fields(r, r.get(10)?)
 }
 
-/// Reads a row selected with [`EXECUTION_COLUMNS`] or [`EXECUTION_ROW_COLUMNS`]
-/// and then `runtime`, with `definition` for column 10.
+/// Reads a row selected with [`EXECUTION_COLUMNS`] or [`EXECUTION_ROW_COLUMNS`],
+/// then `runtime` and [`QUALIFIER_COLUMNS`], with `definition` for column 10.
 fn execution_fields(r: &Row<'_>, definition: Arc<str>) -> rusqlite::Result<ExecutionRecord> {
     Ok(ExecutionRecord {
         arn: r.get(0)?,
@@ -611,6 +647,8 @@ fn execution_fields(r: &Row<'_>, definition: Arc<str>) -> rusqlite::Result<Execu
         revision_id: r.get(12)?,
         parent: r.get(13)?,
         runtime: r.get(14)?,
+        version_arn: r.get(15)?,
+        alias_arn: r.get(16)?,
     })
 }
 
@@ -671,7 +709,7 @@ impl Store for SqliteStore {
                 .prepare("SELECT text FROM definitions WHERE id = ?1")
                 .and_then(|mut text_of| {
                     let mut s = tx.prepare(&format!(
-                        "SELECT {EXECUTION_ROW_COLUMNS}, runtime FROM executions
+                        "SELECT {EXECUTION_ROW_COLUMNS}, runtime, {QUALIFIER_COLUMNS} FROM executions
                          WHERE status = '{RUNNING}' ORDER BY start, arn"
                     ))?;
                     s.query_map([], |r| {
@@ -696,8 +734,21 @@ impl Store for SqliteStore {
                         .collect::<rusqlite::Result<Vec<_>>>()
                 })
                 .map_err(db_err("load meta"))?;
+            let aliases = tx
+                .prepare("SELECT arn, record FROM aliases ORDER BY arn")
+                .and_then(|mut s| {
+                    s.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .map_err(db_err("load aliases"))?
+                .into_iter()
+                .map(|(arn, record)| {
+                    serde_json::from_str(&record)
+                        .map_err(|e| StoreError::Corrupt(format!("alias {arn}: {e}")))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             tx.finish().map_err(db_err("end load"))?;
-            Ok(Snapshot { state_machines, activities, tags, running, meta })
+            Ok(Snapshot { state_machines, activities, tags, running, meta, aliases })
         })
     }
 
@@ -720,7 +771,7 @@ impl Store for SqliteStore {
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS}, runtime FROM executions WHERE arn = ?1"
+                "SELECT {EXECUTION_COLUMNS}, runtime, {QUALIFIER_COLUMNS} FROM executions WHERE arn = ?1"
             ))
             .and_then(|mut s| s.query_row([arn], execution_row).optional())
             .map_err(db_err(format_args!("read execution {arn}")))
@@ -733,8 +784,10 @@ impl Store for SqliteStore {
         let limit = page_limit(q.limit);
         let after = q.after.as_deref().map(decode_cursor).transpose()?;
         let mut sql = format!(
-            "SELECT {EXECUTION_COLUMNS}, NULL FROM executions WHERE state_machine_arn = ?1"
+            "SELECT {EXECUTION_COLUMNS}, NULL, {QUALIFIER_COLUMNS} FROM executions WHERE state_machine_arn = ?1"
         );
+        // ?6 is always bound (a statement takes as many parameters as its highest index).
+        sql.push_str(" AND (?6 IS NULL OR version_arn = ?6 OR alias_arn = ?6)");
         if q.status.is_some() {
             sql.push_str(" AND status = ?2");
         }
@@ -752,7 +805,8 @@ impl Store for SqliteStore {
                             q.status,
                             after_start,
                             after_arn,
-                            sql_limit(limit.saturating_add(1))
+                            sql_limit(limit.saturating_add(1)),
+                            q.qualified
                         ],
                         execution_row,
                     )?
