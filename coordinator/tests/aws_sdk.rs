@@ -1164,3 +1164,206 @@ async fn test_state_runs_one_state_with_a_mock() {
         .unwrap_err();
     assert_eq!(code(&e), "InvalidExecutionInput");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_and_aliases_route_executions() {
+    use aws_sdk_sfn::types::RoutingConfigurationListItem;
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let hello = |greeting: &str| {
+        format!(
+            r#"{{"StartAt":"A","States":{{"A":{{"Type":"Pass","Result":"{greeting}","End":true}}}}}}"#
+        )
+    };
+    let created = c
+        .create_state_machine()
+        .name("greeter")
+        .definition(hello("v1"))
+        .role_arn(ROLE)
+        .publish(true)
+        .version_description("first")
+        .send()
+        .await
+        .unwrap();
+    let arn = created.state_machine_arn().to_owned();
+    let v1 = created.state_machine_version_arn().unwrap().to_owned();
+    assert_eq!(v1, format!("{arn}:1"));
+    let updated = c
+        .update_state_machine()
+        .state_machine_arn(&arn)
+        .definition(hello("v2"))
+        .publish(true)
+        .send()
+        .await
+        .unwrap();
+    let v2 = updated.state_machine_version_arn().unwrap().to_owned();
+    assert_eq!(v2, format!("{arn}:2"));
+    // Publishing an unchanged revision answers the latest version; a stale revision is a conflict.
+    let again = c
+        .publish_state_machine_version()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.state_machine_version_arn(), v2);
+    let e = c
+        .publish_state_machine_version()
+        .state_machine_arn(&arn)
+        .revision_id("stale")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+
+    let versions = c
+        .list_state_machine_versions()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let listed: Vec<_> = versions
+        .state_machine_versions()
+        .iter()
+        .map(|v| v.state_machine_version_arn().to_owned())
+        .collect();
+    assert_eq!(listed, [v2.clone(), v1.clone()]);
+    let d = c
+        .describe_state_machine()
+        .state_machine_arn(&v1)
+        .send()
+        .await
+        .unwrap();
+    assert!(d.definition().contains("v1"));
+    assert_eq!(d.description(), Some("first"));
+    // Versions are not machines of their own.
+    let machines = c.list_state_machines().send().await.unwrap();
+    assert_eq!(machines.state_machines().len(), 1);
+
+    let route = |v: &str, w: i32| {
+        RoutingConfigurationListItem::builder()
+            .state_machine_version_arn(v)
+            .weight(w)
+            .build()
+            .unwrap()
+    };
+    let alias = c
+        .create_state_machine_alias()
+        .name("live")
+        .routing_configuration(route(&v1, 100))
+        .send()
+        .await
+        .unwrap()
+        .state_machine_alias_arn()
+        .to_owned();
+    assert_eq!(alias, format!("{arn}:live"));
+    let e = c
+        .create_state_machine_alias()
+        .name("bad")
+        .routing_configuration(route(&v1, 60))
+        .routing_configuration(route(&v2, 30))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ValidationException");
+
+    // Executions through the alias, the version and the machine itself.
+    let run = |target: String, name: &'static str| {
+        let c = c.clone();
+        async move {
+            let x = c
+                .start_execution()
+                .state_machine_arn(target)
+                .name(name)
+                .send()
+                .await
+                .unwrap();
+            wait_done(&c, x.execution_arn(), Duration::from_secs(10)).await
+        }
+    };
+    let via_alias = run(alias.clone(), "a").await;
+    assert_eq!(via_alias.output(), Some(r#""v1""#));
+    assert_eq!(via_alias.state_machine_alias_arn(), Some(alias.as_str()));
+    assert_eq!(via_alias.state_machine_version_arn(), Some(v1.as_str()));
+    assert_eq!(
+        via_alias.execution_arn(),
+        format!("{}:a", arn.replace(":stateMachine:", ":execution:"))
+    );
+    let via_version = run(v2.clone(), "b").await;
+    assert_eq!(via_version.output(), Some(r#""v2""#));
+    assert_eq!(via_version.state_machine_alias_arn(), None);
+    let plain = run(arn.clone(), "c").await;
+    assert_eq!(plain.state_machine_version_arn(), None);
+
+    // Shift the alias to v2; list executions per alias and per machine.
+    c.update_state_machine_alias()
+        .state_machine_alias_arn(&alias)
+        .routing_configuration(route(&v2, 100))
+        .description("now v2")
+        .send()
+        .await
+        .unwrap();
+    let after = run(alias.clone(), "d").await;
+    assert_eq!(after.output(), Some(r#""v2""#));
+    let d = c
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(d.description(), Some("now v2"));
+    assert_eq!(d.routing_configuration()[0].state_machine_version_arn(), v2);
+    let by_alias = c
+        .list_executions()
+        .state_machine_arn(&alias)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_alias.executions().len(), 2);
+    let all = c
+        .list_executions()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(all.executions().len(), 4);
+
+    // A version an alias routes to can't be deleted; deleting the machine takes everything.
+    let e = c
+        .delete_state_machine_version()
+        .state_machine_version_arn(&v2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ConflictException");
+    c.delete_state_machine_version()
+        .state_machine_version_arn(&v1)
+        .send()
+        .await
+        .unwrap();
+    let aliases = c
+        .list_state_machine_aliases()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(aliases.state_machine_aliases().len(), 1);
+    c.delete_state_machine()
+        .state_machine_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .describe_state_machine_alias()
+        .state_machine_alias_arn(&alias)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFound");
+    let e = c
+        .start_execution()
+        .state_machine_arn(&v2)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "StateMachineDoesNotExist");
+}
