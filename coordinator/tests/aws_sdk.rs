@@ -1367,3 +1367,135 @@ async fn versions_and_aliases_route_executions() {
         .unwrap_err();
     assert_eq!(code(&e), "StateMachineDoesNotExist");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_is_redriven_from_the_state_that_failed() {
+    use aws_sdk_sfn::types::{ExecutionRedriveFilter, ExecutionRedriveStatus};
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("charge")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "Prepare", "States": {
+        "Prepare": {"Type": "Pass", "Assign": {"order.$": "$.order"}, "Next": "Charge"},
+        "Charge": {"Type": "Task", "Resource": act, "Parameters": {"order.$": "$order"},
+                   "ResultPath": "$.receipt", "Next": "Done"},
+        "Done": {"Type": "Pass", "Parameters": {"receipt.$": "$.receipt", "redrives.$": "$$.Execution.RedriveCount"},
+                 "End": true}}})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("shop")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"order":"o-1"}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.input(), Some(r#"{"order":"o-1"}"#));
+    c.send_task_failure()
+        .task_token(t.task_token().unwrap())
+        .error("Card.Unavailable")
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Failed);
+    assert_eq!(
+        d.redrive_status(),
+        Some(&ExecutionRedriveStatus::Redrivable)
+    );
+    assert_eq!(d.redrive_count(), Some(0));
+
+    // The failed Task runs again with the same input; Prepare does not.
+    c.redrive_execution()
+        .execution_arn(&ex)
+        .send()
+        .await
+        .unwrap();
+    let e = c
+        .redrive_execution()
+        .execution_arn(&ex)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ExecutionNotRedrivable", "a running execution");
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(t.input(), Some(r#"{"order":"o-1"}"#));
+    c.send_task_success()
+        .task_token(t.task_token().unwrap())
+        .output(r#"{"id":"r-9"}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
+    assert_eq!(out, json!({"receipt": {"id": "r-9"}, "redrives": 1}));
+    assert_eq!(d.redrive_count(), Some(1));
+    assert!(d.redrive_date().is_some());
+    assert_eq!(
+        d.redrive_status(),
+        Some(&ExecutionRedriveStatus::NotRedrivable)
+    );
+    let types = event_types(&c, &ex).await;
+    let count = |t: &str| types.iter().filter(|x| *x == t).count();
+    assert_eq!(count("PassStateEntered"), 2, "{types:?}"); // Prepare once, Done once
+    assert_eq!(count("TaskStateEntered"), 2, "{types:?}");
+    assert_eq!(count("ExecutionRedriven"), 1, "{types:?}");
+    let redriven_at = types.iter().position(|t| t == "ExecutionRedriven").unwrap();
+    assert_eq!(types[redriven_at - 1], "ExecutionFailed");
+    assert_eq!(types[redriven_at + 1], "TaskStateEntered");
+
+    // A succeeded execution can't be redriven; the listing filters redriven ones.
+    let e = c
+        .redrive_execution()
+        .execution_arn(&ex)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ExecutionNotRedrivable");
+    let listed = c
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(ExecutionRedriveFilter::Redriven)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.executions().len(), 1);
+    assert_eq!(listed.executions()[0].redrive_count(), Some(1));
+    let listed = c
+        .list_executions()
+        .state_machine_arn(&sm)
+        .redrive_filter(ExecutionRedriveFilter::NotRedriven)
+        .send()
+        .await
+        .unwrap();
+    assert!(listed.executions().is_empty());
+}

@@ -320,6 +320,8 @@ actions! {
     delete_state_machine_alias => "DeleteStateMachineAlias" (StateMachineAliasArnInput) -> Empty;
     /// `ListStateMachineAliases`.
     list_state_machine_aliases => "ListStateMachineAliases" (StateMachinePageInput) -> ListStateMachineAliasesOutput;
+    /// `RedriveExecution`: a failed, timed-out or aborted execution runs again from where it stopped.
+    redrive_execution => "RedriveExecution" (RedriveExecutionInput) -> RedriveExecutionOutput;
     /// `TestState`: one state run in isolation.
     test_state => "TestState" (TestStateInput) -> TestStateOutput;
     /// `DescribeStateMachineForExecution`.

@@ -52,6 +52,7 @@ codes! {
     ServiceQuotaExceededException => "ServiceQuotaExceededException", 400;
     ExecutionAlreadyExists => "ExecutionAlreadyExists", 400;
     ExecutionDoesNotExist => "ExecutionDoesNotExist", 400;
+    ExecutionNotRedrivable => "ExecutionNotRedrivable", 400;
     ExecutionLimitExceeded => "ExecutionLimitExceeded", 400;
     InvalidArn => "InvalidArn", 400;
     InvalidDefinition => "InvalidDefinition", 400;

@@ -77,6 +77,16 @@ string_enum!(
     }
 );
 string_enum!(
+    /// `ListExecutions`' `redriveFilter`.
+    ExecutionRedriveFilter { Redriven = "REDRIVEN", NotRedriven = "NOT_REDRIVEN" }
+);
+string_enum!(
+    /// Whether an execution can be redriven.
+    ExecutionRedriveStatus {
+        Redrivable = "REDRIVABLE", NotRedrivable = "NOT_REDRIVABLE", RedrivableByMapRun = "REDRIVABLE_BY_MAP_RUN"
+    }
+);
+string_enum!(
     /// The status of a state machine.
     StateMachineStatus { Active = "ACTIVE", Deleting = "DELETING" }
 );
@@ -463,6 +473,18 @@ wire!(
         /// The alias it was started from.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         state_machine_alias_arn: Option<String>,
+        /// How many times it was redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_count: Option<i32>,
+        /// When it was last redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_date: Option<Timestamp>,
+        /// Whether it can be redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_status: Option<ExecutionRedriveStatus>,
+        /// Why it cannot be redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_status_reason: Option<String>,
     }
 );
 wire!(
@@ -474,6 +496,10 @@ wire!(
         /// Only this status.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         status_filter: Option<ExecutionStatus>,
+        /// Only redriven (or never redriven) executions.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_filter: Option<ExecutionRedriveFilter>,
+
         /// Page size.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         max_results: Option<i32>,
@@ -504,6 +530,12 @@ wire!(
         /// The alias it was started from.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         state_machine_alias_arn: Option<String>,
+        /// How many times it was redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_count: Option<i32>,
+        /// When it was last redriven.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        redrive_date: Option<Timestamp>,
     }
 );
 wire!(
@@ -1017,6 +1049,23 @@ wire!(
         /// Next page.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         next_token: Option<String>,
+    }
+);
+wire!(
+    /// `RedriveExecution` request.
+    RedriveExecutionInput {
+        /// The execution.
+        execution_arn: String,
+        /// Idempotency token.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        client_token: Option<String>,
+    }
+);
+wire!(
+    /// `RedriveExecution` response.
+    RedriveExecutionOutput {
+        /// When the redrive happened.
+        redrive_date: Timestamp,
     }
 );
 wire!(

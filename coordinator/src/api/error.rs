@@ -39,6 +39,7 @@ codes! {
     state_machine_type_not_supported => "StateMachineTypeNotSupported",
     execution_does_not_exist => "ExecutionDoesNotExist",
     execution_already_exists => "ExecutionAlreadyExists",
+    execution_not_redrivable => "ExecutionNotRedrivable",
     activity_does_not_exist => "ActivityDoesNotExist",
     activity_worker_limit_exceeded => "ActivityWorkerLimitExceeded",
     task_does_not_exist => "TaskDoesNotExist",

@@ -514,7 +514,20 @@ async fn dispatch(
         "DescribeExecution" => {
             let r: ExecutionArnInput = decode(&body)?;
             let rec = find_execution(e, &r.execution_arn).await?;
-            Ok(describe_execution(&rec))
+            let mut o = describe_execution(&rec);
+            match crate::engine::not_redrivable(&rec, e.now_ms()) {
+                None => o["redriveStatus"] = json!("REDRIVABLE"),
+                Some(why) => o["redriveStatusReason"] = json!(why),
+            }
+            Ok(o)
+        }
+        "RedriveExecution" => {
+            let r: RedriveExecutionInput = decode(&body)?;
+            let rec = Box::new(find_execution(e, &r.execution_arn).await?);
+            let date = e.call(|reply| Command::Redrive { rec, reply }).await?;
+            encode(&RedriveExecutionOutput {
+                redrive_date: ts(date),
+            })
         }
         "ListExecutions" => {
             let r: ListExecutionsInput = decode(&body)?;
@@ -538,6 +551,9 @@ async fn dispatch(
                 .await?;
             let q = ExecutionQuery {
                 qualified: (base != machine_arn).then_some(machine_arn),
+                redriven: r
+                    .redrive_filter
+                    .map(|f| f == ExecutionRedriveFilter::Redriven),
                 state_machine_arn: base,
                 status,
                 after,
@@ -557,6 +573,8 @@ async fn dispatch(
                         stop_date: r.stop.map(ts),
                         state_machine_version_arn: r.version_arn,
                         state_machine_alias_arn: r.alias_arn,
+                        redrive_count: Some(i32::try_from(r.redrive_count).unwrap_or(i32::MAX)),
+                        redrive_date: r.redrive_date.map(ts),
                     })
                     .collect(),
                 next_token: page.next,
@@ -859,9 +877,12 @@ fn describe_execution(r: &ExecutionRecord) -> Value {
         "startDate": epoch_seconds(r.start),
         "input": r.input,
         "inputDetails": {"included": true},
-        "redriveCount": 0,
+        "redriveCount": r.redrive_count,
         "redriveStatus": "NOT_REDRIVABLE",
     });
+    if let Some(d) = r.redrive_date {
+        o["redriveDate"] = json!(epoch_seconds(d));
+    }
     if let Some(s) = r.stop {
         o["stopDate"] = json!(epoch_seconds(s));
     }
@@ -888,6 +909,7 @@ fn sync_result(r: &ExecutionRecord) -> Value {
     let mut o = describe_execution(r);
     if let Value::Object(m) = &mut o {
         m.remove("redriveCount");
+        m.remove("redriveDate");
         m.remove("redriveStatus");
     }
     let duration = r.stop.unwrap_or(r.start) - r.start;

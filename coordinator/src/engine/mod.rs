@@ -4,8 +4,10 @@
 //! one store transaction (group commit), then answer callers and hand out
 //! tasks. Nothing a caller sees is ahead of the store.
 
+mod redrive;
 pub mod runtime;
 mod versions;
+pub use redrive::not_redrivable;
 
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
@@ -158,6 +160,12 @@ pub enum Command {
     ListAliases {
         arn: String,
         reply: Reply<Vec<AliasRecord>>,
+    },
+    /// Runs a failed, timed-out or aborted execution (as stored) again from
+    /// where it stopped; answers the redrive time.
+    Redrive {
+        rec: Box<ExecutionRecord>,
+        reply: Reply<i64>,
     },
     /// The machine's own ARN behind a machine, version or alias ARN that exists.
     ResolveMachine {
@@ -857,6 +865,10 @@ impl Engine {
                 let r = self.aliases_of(&arn);
                 self.reply(reply, r);
             }
+            Command::Redrive { rec, reply } => {
+                let r = self.redrive(*rec);
+                self.reply(reply, r);
+            }
             Command::ResolveMachine { arn, reply } => {
                 let r = self.resolve_machine(&arn);
                 self.reply(reply, r);
@@ -1230,6 +1242,8 @@ impl Engine {
             parent: parent.as_ref().map(|p| p.0.clone()),
             version_arn,
             alias_arn,
+            redrive_count: 0,
+            redrive_date: None,
         };
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let mut rt = Runtime::new(&entry.compiled, input_value.clone(), now, seed);
@@ -1510,7 +1524,13 @@ impl Engine {
         );
         exec.rec.status = status.into();
         exec.rec.stop = Some(now);
-        exec.rec.runtime = None;
+        // A STANDARD execution that did not succeed keeps its runtime state:
+        // a redrive carries on from it.
+        exec.rec.runtime = match how {
+            Finish::Succeeded(_) => None,
+            _ if exec.express => None,
+            _ => serde_json::to_string(&exec.rt).ok(),
+        };
         let arn = exec.rec.arn.clone();
         self.dirty.remove(&arn);
         self.lazy.remove(&arn);
@@ -1878,17 +1898,21 @@ fn machine_name(machine_arn: &str) -> String {
 /// The context object's `Execution` and `StateMachine` parts.
 /// The context object of an execution, `input` being its input parsed.
 fn base_context(rec: &ExecutionRecord, machine_name: &str, input: Value) -> Value {
-    json!({
+    let mut context = json!({
         "Execution": {
             "Id": rec.arn,
             "Input": input,
             "Name": rec.name,
             "RoleArn": rec.role_arn,
             "StartTime": iso8601(rec.start),
-            "RedriveCount": 0,
+            "RedriveCount": rec.redrive_count,
         },
         "StateMachine": {"Id": rec.state_machine_arn, "Name": machine_name},
-    })
+    });
+    if let (Some(t), Some(x)) = (rec.redrive_date, context.get_mut("Execution")) {
+        x["RedriveTime"] = json!(iso8601(t));
+    }
+    context
 }
 
 /// What a finished child execution gives its parent's task.

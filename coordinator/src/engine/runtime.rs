@@ -364,6 +364,26 @@ impl Runtime {
         }
     }
 
+    /// Readies a failed, timed-out or aborted execution to run again from
+    /// where it stopped (a redrive): the top-level state that failed, or was
+    /// running when the execution stopped, is entered again with the raw
+    /// input it had and its retries reset; the states before it are not run
+    /// again and the variables they assigned stay. A Parallel or Map state
+    /// runs all its branches or iterations again. The execution's timeout
+    /// starts over. `false` when the execution had succeeded.
+    pub fn redrive(&mut self, machine: &StateMachine, now: i64) -> bool {
+        let f = &mut self.root;
+        if matches!(f.pending, Pending::Done(Ok(_))) {
+            return false;
+        }
+        f.pending = Pending::Ready;
+        f.entered = false;
+        f.retry_counts.clear();
+        f.input_text = Cached::default();
+        self.deadline = machine.timeout_seconds.map(|s| now + (s as i64) * 1000);
+        true
+    }
+
     fn emit(
         &mut self,
         cx: &mut Cx<'_>,

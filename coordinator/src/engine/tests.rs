@@ -457,3 +457,48 @@ async fn versions_and_aliases_survive_a_restart_and_numbers_are_never_reused() {
     assert_eq!(v3.unwrap().arn, format!("{}:3", machine.arn));
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_execution_is_redriven_after_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn Store> =
+        Arc::new(crate::store::sqlite::SqliteStore::open(dir.path()).unwrap());
+    let (h, cancel) = engine(store.clone());
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "x")).await;
+    let exec = start(&h, &machine.arn, "e", r#"{"n":1}"#).await;
+    let task = poll(&h, &act).await.expect("a task");
+    let token = task.token.clone();
+    h.call(|reply| Command::SendTaskFailure {
+        token,
+        error: "Boom".into(),
+        cause: String::new(),
+        reply,
+    })
+    .await
+    .unwrap();
+    cancel.cancel();
+
+    // Stored as failed, with the state a redrive needs.
+    let rec = store.execution(&exec).unwrap().unwrap();
+    assert_eq!(rec.status, "FAILED");
+    assert!(rec.runtime.is_some());
+    assert_eq!(not_redrivable(&rec, rec.stop.unwrap()), None);
+    let (h, cancel) = engine(store.clone());
+    h.call(|reply| Command::Redrive {
+        rec: Box::new(rec),
+        reply,
+    })
+    .await
+    .unwrap();
+    let again = poll(&h, &act).await.expect("the task again");
+    assert_eq!(again.input, task.input);
+    assert_ne!(again.token, task.token);
+    succeed(&h, &again.token, r#"{"ok":true}"#).await;
+    cancel.cancel();
+    let rec = store.execution(&exec).unwrap().unwrap();
+    assert_eq!(rec.status, "SUCCEEDED");
+    assert_eq!(rec.redrive_count, 1);
+    assert!(rec.runtime.is_none());
+    assert!(not_redrivable(&rec, 0).is_some());
+}

@@ -98,6 +98,8 @@ pub(super) fn summary(e: &ExecutionRecord) -> ExecutionRecord {
         parent: e.parent.clone(),
         version_arn: e.version_arn.clone(),
         alias_arn: e.alias_arn.clone(),
+        redrive_count: e.redrive_count,
+        redrive_date: e.redrive_date,
     }
 }
 
@@ -319,7 +321,8 @@ impl Store for MemoryStore {
                 q.qualified.as_ref().is_none_or(|a| {
                     e.version_arn.as_ref() == Some(a) || e.alias_arn.as_ref() == Some(a)
                 })
-            });
+            })
+            .filter(|e| q.redriven.is_none_or(|r| (e.redrive_count > 0) == r));
         let items: Vec<ExecutionRecord> = matching.by_ref().take(limit).map(summary).collect();
         let next = match matching.next() {
             Some(_) => items.last().map(|e| encode_cursor(e.start, &e.arn)),
@@ -417,6 +420,8 @@ pub(super) mod suite {
             parent: None,
             version_arn: None,
             alias_arn: None,
+            redrive_count: 0,
+            redrive_date: None,
         }
     }
 
@@ -442,6 +447,7 @@ pub(super) mod suite {
             let q = ExecutionQuery {
                 state_machine_arn: MACHINE.into(),
                 qualified: None,
+                redriven: None,
                 status: status.map(str::to_string),
                 after: after.take(),
                 limit,

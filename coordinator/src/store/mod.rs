@@ -73,7 +73,9 @@ pub struct ExecutionRecord {
     pub definition: Arc<str>,
     pub role_arn: String,
     pub revision_id: String,
-    /// The engine's runtime state, JSON text; `None` once the execution is closed.
+    /// The engine's runtime state, JSON text; `None` once the execution has
+    /// succeeded (a failed, timed-out or aborted STANDARD execution keeps it
+    /// for a redrive).
     pub runtime: Option<String>,
     /// The parent execution's ARN for nested executions.
     pub parent: Option<String>,
@@ -84,6 +86,12 @@ pub struct ExecutionRecord {
     /// The alias the execution was started from (`<machine>:<alias>`).
     #[serde(default)]
     pub alias_arn: Option<String>,
+    /// How many times it was redriven.
+    #[serde(default)]
+    pub redrive_count: u32,
+    /// When it was last redriven.
+    #[serde(default)]
+    pub redrive_date: Option<Millis>,
 }
 
 /// A state machine alias: a name routing executions to one or two versions.
@@ -191,6 +199,8 @@ pub struct ExecutionQuery {
     pub state_machine_arn: String,
     /// Only executions started from this version or alias ARN.
     pub qualified: Option<String>,
+    /// Only executions redriven at least once (`Some(true)`) or never (`Some(false)`).
+    pub redriven: Option<bool>,
     pub status: Option<String>,
     /// Return executions strictly after this position (an opaque cursor from a previous page).
     pub after: Option<String>,

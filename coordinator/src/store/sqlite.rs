@@ -189,11 +189,14 @@ const MIGRATIONS: &[&str] = &[
     DROP INDEX executions_by_machine_status;
     CREATE INDEX executions_by_machine ON executions (state_machine_arn, start, arn);
     CREATE INDEX executions_by_machine_status ON executions (state_machine_arn, status, start, arn);",
-    // Version 6: versions and aliases. A version is a `state_machines` row
-    // with a qualified ARN (`<machine>:<n>`); an alias is a row of its own;
-    // an execution remembers the version and alias it was started from.
+    // Version 6: versions, aliases and redrives. A version is a
+    // `state_machines` row with a qualified ARN (`<machine>:<n>`); an alias
+    // is a row of its own; an execution remembers the version and alias it
+    // was started from, and how often and when it was last redriven.
     "ALTER TABLE executions ADD COLUMN version_arn TEXT;
     ALTER TABLE executions ADD COLUMN alias_arn TEXT;
+    ALTER TABLE executions ADD COLUMN redrive_count INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE executions ADD COLUMN redrive_date INTEGER;
     CREATE TABLE aliases (
         arn TEXT PRIMARY KEY NOT NULL,
         machine_arn TEXT NOT NULL,
@@ -496,23 +499,29 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
         }
         Write::PutExecution(e) => {
             let definition = definition_id(tx, &e.definition)?;
-            let qualifiers: [&(dyn rusqlite::ToSql + Send + Sync); 2] =
-                [&e.version_arn, &e.alias_arn];
+            let extra: [&(dyn rusqlite::ToSql + Send + Sync); 4] = [
+                &e.version_arn,
+                &e.alias_arn,
+                &e.redrive_count,
+                &e.redrive_date,
+            ];
             tx.prepare_cached(
                 "INSERT INTO executions (arn, state_machine_arn, name, status, input, output, error, cause,
-                     start, stop, definition, role_arn, revision_id, parent, runtime, version_arn, alias_arn)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)
+                     start, stop, definition, role_arn, revision_id, parent, runtime, version_arn, alias_arn,
+                     redrive_count, redrive_date)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)
                  ON CONFLICT (arn) DO UPDATE SET state_machine_arn = excluded.state_machine_arn,
                      name = excluded.name, status = excluded.status, input = excluded.input,
                      output = excluded.output, error = excluded.error, cause = excluded.cause,
                      start = excluded.start, stop = excluded.stop, definition = excluded.definition,
                      role_arn = excluded.role_arn, revision_id = excluded.revision_id,
                      parent = excluded.parent, runtime = excluded.runtime,
-                     version_arn = excluded.version_arn, alias_arn = excluded.alias_arn",
+                     version_arn = excluded.version_arn, alias_arn = excluded.alias_arn,
+                     redrive_count = excluded.redrive_count, redrive_date = excluded.redrive_date",
             )
             .and_then(|mut s| {
                 s.execute(rusqlite::params_from_iter(
-                    execution_params(e, &definition).into_iter().chain(qualifiers),
+                    execution_params(e, &definition).into_iter().chain(extra),
                 ))
             })
             .map_err(db_err(format_args!("put execution {}", e.arn)))?;
@@ -620,7 +629,7 @@ fn execution_params<'a>(
 }
 
 /// What follows `runtime` in every execution read (schema version 6).
-const QUALIFIER_COLUMNS: &str = "version_arn, alias_arn";
+const QUALIFIER_COLUMNS: &str = "version_arn, alias_arn, redrive_count, redrive_date";
 
 /// Reads a row selected with [`EXECUTION_COLUMNS`], then `runtime` (or `NULL`),
 /// then [`QUALIFIER_COLUMNS`].
@@ -649,6 +658,8 @@ fn execution_fields(r: &Row<'_>, definition: Arc<str>) -> rusqlite::Result<Execu
         runtime: r.get(14)?,
         version_arn: r.get(15)?,
         alias_arn: r.get(16)?,
+        redrive_count: r.get(17)?,
+        redrive_date: r.get(18)?,
     })
 }
 
@@ -788,6 +799,7 @@ impl Store for SqliteStore {
         );
         // ?6 is always bound (a statement takes as many parameters as its highest index).
         sql.push_str(" AND (?6 IS NULL OR version_arn = ?6 OR alias_arn = ?6)");
+        sql.push_str(" AND (?7 IS NULL OR (redrive_count > 0) = ?7)");
         if q.status.is_some() {
             sql.push_str(" AND status = ?2");
         }
@@ -806,7 +818,8 @@ impl Store for SqliteStore {
                             after_start,
                             after_arn,
                             sql_limit(limit.saturating_add(1)),
-                            q.qualified
+                            q.qualified,
+                            q.redriven
                         ],
                         execution_row,
                     )?
