@@ -313,6 +313,31 @@ struct Exec {
     timer_at: Vec<i64>,
 }
 
+impl Exec {
+    /// A STANDARD execution taken up from its stored record (at start, or for
+    /// a redrive; `stored`: its row is as the engine left it).
+    fn from_store(
+        rec: ExecutionRecord,
+        machine: Arc<StateMachine>,
+        rt: Runtime,
+        stored: bool,
+    ) -> Self {
+        let input = serde_json::from_str(&rec.input).unwrap_or(Value::Null);
+        let context = base_context(&rec, &machine_name(&rec.state_machine_arn), input);
+        Exec {
+            rec,
+            machine,
+            rt,
+            context,
+            express: false,
+            waiters: Vec::new(),
+            parent: None,
+            stored,
+            timer_at: Vec::new(),
+        }
+    }
+}
+
 struct Poller {
     worker: String,
     reply: Reply<Option<ActivityTask>>,
@@ -532,20 +557,7 @@ impl Engine {
                     continue;
                 }
             };
-            let input = serde_json::from_str(&rec.input).unwrap_or(Value::Null);
-            let context = base_context(&rec, &machine_name(&rec.state_machine_arn), input);
-            let exec = Exec {
-                rec,
-                machine,
-                rt,
-                context,
-                express: false,
-                waiters: Vec::new(),
-                parent: None,
-                stored: true,
-                timer_at: Vec::new(),
-            };
-            e.resume(exec, now);
+            e.resume(Exec::from_store(rec, machine, rt, true), now);
         }
         // Re-link children to their parents.
         let links: Vec<(String, String, i64, ChildMode)> = e

@@ -4,7 +4,7 @@
 //! entered again). Its runtime state was kept when it ended for this.
 
 use super::runtime::{NewEvent, Runtime, to_text};
-use super::{Engine, Exec, base_context, machine_name, machine_type};
+use super::{Engine, Exec, machine_type};
 use crate::api::ApiError;
 use crate::arn;
 use crate::store::ExecutionRecord;
@@ -108,23 +108,12 @@ impl Engine {
         rec.cause = None;
         rec.redrive_count += 1;
         rec.redrive_date = Some(now);
-        let input = serde_json::from_str(&rec.input).unwrap_or_default();
-        let context = base_context(&rec, &machine_name(&rec.state_machine_arn), input);
-        let first_timer = rt.deadline;
-        if let Some(d) = first_timer {
-            self.timers.insert((d, rec.arn.clone()));
+        // Written again as a whole (status, redrive count) with the next round.
+        let mut exec = Exec::from_store(rec, machine, rt, false);
+        if let Some(d) = exec.rt.deadline {
+            self.timers.insert((d, exec.rec.arn.clone()));
+            exec.timer_at.push(d);
         }
-        let mut exec = Exec {
-            rec,
-            machine,
-            rt,
-            context,
-            express: false,
-            waiters: Vec::new(),
-            parent: None,
-            stored: false,
-            timer_at: first_timer.into_iter().collect(),
-        };
         let id = exec.rt.next_event_id;
         exec.rt.next_event_id += 1;
         let redriven =
