@@ -1499,3 +1499,103 @@ async fn a_failed_execution_is_redriven_from_the_state_that_failed() {
         .unwrap();
     assert!(listed.executions().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_runs_only_the_map_iterations_that_failed() {
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("ship")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 3,
+                 "ItemProcessor": {"StartAt": "Ship", "States": {
+                     "Ship": {"Type": "Task", "Resource": act, "End": true}}},
+                 "End": true}}})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("ship-all")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input(r#"{"items":["a","b","c"]}"#)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    // All three handed out first; "b" fails last, once "a" and "c" succeeded.
+    let mut tasks = Vec::new();
+    for _ in 0..3 {
+        let t = c
+            .get_activity_task()
+            .activity_arn(&act)
+            .send()
+            .await
+            .unwrap();
+        let item: String = serde_json::from_str(t.input().unwrap()).unwrap();
+        tasks.push((item, t));
+    }
+    tasks.sort_by_key(|(item, _)| item == "b");
+    for (item, t) in tasks {
+        if item == "b" {
+            c.send_task_failure()
+                .task_token(t.task_token().unwrap())
+                .error("Courier.Down")
+                .send()
+                .await
+                .unwrap();
+        } else {
+            c.send_task_success()
+                .task_token(t.task_token().unwrap())
+                .output(format!(r#""shipped {item}""#))
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Failed);
+
+    c.redrive_execution()
+        .execution_arn(&ex)
+        .send()
+        .await
+        .unwrap();
+    let t = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        t.input(),
+        Some(r#""b""#),
+        "only the failed iteration runs again"
+    );
+    c.send_task_success()
+        .task_token(t.task_token().unwrap())
+        .output(r#""shipped b""#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
+    assert_eq!(d.output(), Some(r#"["shipped a","shipped b","shipped c"]"#));
+    let types = event_types(&c, &ex).await;
+    let scheduled = types.iter().filter(|t| *t == "ActivityScheduled").count();
+    assert_eq!(scheduled, 4, "{types:?}");
+}

@@ -174,6 +174,11 @@ pub struct Frame {
     /// its own copy.
     #[serde(default, with = "shared_vars")]
     pub vars: Arc<Variables>,
+    /// A Parallel or Map state that failed: the result of each branch or
+    /// iteration that succeeded (`None` for the others). A redrive runs only
+    /// the others.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redo: Option<Vec<Option<Value>>>,
     /// `input` as the JSON string an event shows it as, when the previous
     /// state's exit event already wrote it (a Pass chain renders each value
     /// once, not twice). Not part of the frame's state.
@@ -220,6 +225,7 @@ impl Frame {
             pending: Pending::Ready,
             quiet,
             vars: Arc::default(),
+            redo: None,
             input_text: Cached::default(),
         }
     }
@@ -369,12 +375,16 @@ impl Runtime {
     /// running when the execution stopped, is entered again with the raw
     /// input it had and its retries reset; the states before it are not run
     /// again and the variables they assigned stay. A Parallel or Map state
-    /// runs all its branches or iterations again. The execution's timeout
-    /// starts over. `false` when the execution had succeeded.
+    /// runs again only the branches or iterations that did not succeed (each
+    /// from its start). The execution's timeout starts over. `false` when the
+    /// execution had succeeded.
     pub fn redrive(&mut self, machine: &StateMachine, now: i64) -> bool {
         let f = &mut self.root;
-        if matches!(f.pending, Pending::Done(Ok(_))) {
-            return false;
+        match &mut f.pending {
+            Pending::Done(Ok(_)) => return false,
+            // Stopped while its branches or iterations ran: those that succeeded stay done.
+            Pending::Children(ch) => f.redo = Some(std::mem::take(&mut ch.results)),
+            _ => {}
         }
         f.pending = Pending::Ready;
         f.entered = false;
@@ -614,10 +624,14 @@ impl Runtime {
                     "ParallelStateStarted",
                     json!({}),
                 );
+                let done = f.redo.take().filter(|d| d.len() == branches.len());
                 let frames = branches
                     .iter()
                     .enumerate()
                     .map(|(i, b)| {
+                        if done.as_ref().is_some_and(|d| d[i].is_some()) {
+                            return None;
+                        }
                         let mut path = f.path.clone();
                         path.push(Nest::Branch {
                             state: f.state.clone(),
@@ -630,14 +644,15 @@ impl Runtime {
                     })
                     .collect::<Vec<_>>();
                 let n = frames.len();
+                let running = frames.iter().flatten().count();
                 f.pending = Pending::Children(Box::new(Children {
                     is_map: false,
                     quiet: f.quiet,
                     frames,
                     waiting: VecDeque::new(),
-                    results: vec![None; n],
+                    results: done.unwrap_or_else(|| vec![None; n]),
                     max_concurrency: 0,
-                    running: n,
+                    running,
                     failed: 0,
                     tolerated_count: None,
                     tolerated_percentage: None,
@@ -691,12 +706,18 @@ impl Runtime {
                         json!({"mapRunStartedEventDetails": {"mapRunArn": run_arn}}),
                     );
                 }
+                let done = f.redo.take().filter(|d| d.len() == n);
+                let waiting = items
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(i, _)| done.as_ref().is_none_or(|d| d[*i].is_none()))
+                    .collect();
                 f.pending = Pending::Children(Box::new(Children {
                     is_map: true,
                     quiet: f.quiet || distributed,
                     frames: (0..n).map(|_| None).collect(),
-                    waiting: items.into_iter().enumerate().collect(),
-                    results: vec![None; n],
+                    waiting,
+                    results: done.unwrap_or_else(|| vec![None; n]),
                     max_concurrency,
                     running: 0,
                     failed: 0,
@@ -1107,7 +1128,7 @@ impl Runtime {
                         self.emit(cx, &mut last, ch.quiet, "MapIterationFailed", json!({"mapIterationFailedEventDetails": {"name": f.state, "index": i}}));
                     }
                     ch.failed += 1;
-                    ch.results[i] = Some(Value::Null);
+                    ch.results[i] = None;
                     ch.frames[i] = None;
                     let tolerated = ch.is_map
                         && step::map_failure_tolerated(
@@ -1157,6 +1178,10 @@ impl Runtime {
                 self.children_failed = true;
                 self.complete_task(cx, f, &raw, Err(e));
                 self.children_failed = false;
+                // Neither retried nor caught: a redrive runs only what did not succeed.
+                if matches!(f.pending, Pending::Done(Err(_))) {
+                    f.redo = Some(std::mem::take(&mut ch.results));
+                }
             }
             None => {
                 let results: Vec<Value> = ch

@@ -502,3 +502,51 @@ async fn a_failed_execution_is_redriven_after_a_restart() {
     assert!(rec.runtime.is_none());
     assert!(not_redrivable(&rec, 0).is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_runs_only_the_parallel_branches_that_did_not_succeed() {
+    let store = Arc::new(MemoryStore::new());
+    let (h, cancel) = engine(store.clone());
+    let act = create_activity(&h, "work").await;
+    let def = json!({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": true,
+        "Branches": [
+            {"StartAt": "Quick", "States": {"Quick": {"Type": "Pass", "Result": "quick", "End": true}}},
+            {"StartAt": "Slow", "States": {"Slow": {"Type": "Task", "Resource": act, "End": true}}}]}}})
+    .to_string();
+    let machine = create_machine(&h, "p", def).await;
+    let exec = start(&h, &machine.arn, "e", "{}").await;
+    let task = poll(&h, &act).await.expect("a task");
+    let token = task.token.clone();
+    h.call(|reply| Command::SendTaskFailure {
+        token,
+        error: "Boom".into(),
+        cause: String::new(),
+        reply,
+    })
+    .await
+    .unwrap();
+    let rec = store.execution(&exec).unwrap().unwrap();
+    assert_eq!(rec.status, "FAILED");
+    h.call(|reply| Command::Redrive {
+        rec: Box::new(rec),
+        reply,
+    })
+    .await
+    .unwrap();
+    let again = poll(&h, &act).await.expect("the failed branch's task");
+    succeed(&h, &again.token, r#""slow""#).await;
+    let rec = store.execution(&exec).unwrap().unwrap();
+    assert_eq!(rec.status, "SUCCEEDED", "{:?}", rec.cause);
+    assert_eq!(rec.output.as_deref(), Some(r#"["quick","slow"]"#));
+    let types = event_types(&store, &exec);
+    let quick_runs = types.iter().filter(|t| *t == "PassStateEntered").count();
+    assert_eq!(quick_runs, 1, "{types:?}");
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "ParallelStateEntered")
+            .count(),
+        2
+    );
+    cancel.cancel();
+}
