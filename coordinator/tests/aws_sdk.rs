@@ -1599,3 +1599,118 @@ async fn a_redrive_runs_only_the_map_iterations_that_failed() {
     let scheduled = types.iter().filter(|t| *t == "ActivityScheduled").count();
     assert_eq!(scheduled, 4, "{types:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn map_runs_are_listed_described_and_updated() {
+    use aws_sdk_sfn::types::MapRunStatus;
+    let s = Server::start(None, &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("item")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "Each", "States": {
+        "Each": {"Type": "Map", "MaxConcurrency": 1, "Label": "Items",
+                 "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                   "StartAt": "Work", "States": {
+                     "Work": {"Type": "Task", "Resource": act, "End": true}}},
+                 "End": true}}})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("runs")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let ex = c
+        .start_execution()
+        .state_machine_arn(&sm)
+        .input("[1, 2, 3]")
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned();
+    let first = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    let runs = c.list_map_runs().execution_arn(&ex).send().await.unwrap();
+    assert_eq!(runs.map_runs().len(), 1);
+    let run = runs.map_runs()[0].map_run_arn().to_owned();
+    assert_eq!(
+        runs.map_runs()[0].state_machine_arn(),
+        format!("{sm}/Items")
+    );
+    let d = c.describe_map_run().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(d.status(), &MapRunStatus::Running);
+    assert_eq!(d.max_concurrency(), 1);
+    let counts = d.item_counts().unwrap();
+    assert_eq!(
+        (counts.running(), counts.pending(), counts.total()),
+        (1, 2, 3)
+    );
+
+    // Raising the limit starts the other two at once.
+    c.update_map_run()
+        .map_run_arn(&run)
+        .max_concurrency(3)
+        .send()
+        .await
+        .unwrap();
+    let mut tokens = vec![first.task_token().unwrap().to_owned()];
+    for _ in 0..2 {
+        let t = c
+            .get_activity_task()
+            .activity_arn(&act)
+            .send()
+            .await
+            .unwrap();
+        tokens.push(t.task_token().unwrap().to_owned());
+    }
+    for t in &tokens {
+        c.send_task_success()
+            .task_token(t)
+            .output("{}")
+            .send()
+            .await
+            .unwrap();
+    }
+    let done = wait_done(&c, &ex, Duration::from_secs(10)).await;
+    assert_eq!(
+        done.status(),
+        &ExecutionStatus::Succeeded,
+        "{:?}",
+        done.cause()
+    );
+    let d = c.describe_map_run().map_run_arn(&run).send().await.unwrap();
+    assert_eq!(d.status(), &MapRunStatus::Succeeded);
+    assert_eq!(d.max_concurrency(), 3);
+    assert_eq!(d.item_counts().unwrap().succeeded(), 3);
+    assert!(d.stop_date().is_some());
+    let e = c
+        .update_map_run()
+        .map_run_arn(&run)
+        .max_concurrency(5)
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFound");
+    let e = c
+        .describe_map_run()
+        .map_run_arn(format!("{}/Nope:1", ex.replace(":execution:", ":mapRun:")))
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(&e), "ResourceNotFound");
+}

@@ -322,6 +322,12 @@ actions! {
     list_state_machine_aliases => "ListStateMachineAliases" (StateMachinePageInput) -> ListStateMachineAliasesOutput;
     /// `RedriveExecution`: a failed, timed-out or aborted execution runs again from where it stopped.
     redrive_execution => "RedriveExecution" (RedriveExecutionInput) -> RedriveExecutionOutput;
+    /// `ListMapRuns`: the distributed Map runs of an execution.
+    list_map_runs => "ListMapRuns" (ListMapRunsInput) -> ListMapRunsOutput;
+    /// `DescribeMapRun`.
+    describe_map_run => "DescribeMapRun" (DescribeMapRunInput) -> DescribeMapRunOutput;
+    /// `UpdateMapRun`: a running Map Run's concurrency or failure tolerance.
+    update_map_run => "UpdateMapRun" (UpdateMapRunInput) -> Empty;
     /// `TestState`: one state run in isolation.
     test_state => "TestState" (TestStateInput) -> TestStateOutput;
     /// `DescribeStateMachineForExecution`.

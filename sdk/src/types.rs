@@ -1068,6 +1068,119 @@ wire!(
         redrive_date: Timestamp,
     }
 );
+string_enum!(
+    /// The status of a Map Run.
+    MapRunStatus { Running = "RUNNING", Succeeded = "SUCCEEDED", Failed = "FAILED", Aborted = "ABORTED" }
+);
+wire!(
+    /// `ListMapRuns` request.
+    ListMapRunsInput {
+        /// The execution.
+        execution_arn: String,
+        /// Page size.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_results: Option<i32>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// One entry of `ListMapRuns`.
+    MapRunListItem {
+        /// The execution.
+        execution_arn: String,
+        /// The run's ARN.
+        map_run_arn: String,
+        /// `<machine ARN>/<Map state label>`.
+        state_machine_arn: String,
+        /// Started.
+        start_date: Timestamp,
+        /// Stopped.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        stop_date: Option<Timestamp>,
+    }
+);
+wire!(
+    /// `ListMapRuns` response.
+    ListMapRunsOutput {
+        /// The runs, oldest first.
+        map_runs: Vec<MapRunListItem>,
+        /// Next page.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        next_token: Option<String>,
+    }
+);
+wire!(
+    /// `DescribeMapRun` request.
+    DescribeMapRunInput {
+        /// The run's ARN.
+        map_run_arn: String,
+    }
+);
+wire!(
+    /// A Map Run's items (or child executions) by state.
+    MapRunCounts {
+        /// Not started.
+        pending: i64,
+        /// Running.
+        running: i64,
+        /// Succeeded.
+        succeeded: i64,
+        /// Failed.
+        failed: i64,
+        /// Timed out.
+        timed_out: i64,
+        /// Aborted.
+        aborted: i64,
+        /// All.
+        total: i64,
+        /// Results written by a ResultWriter.
+        results_written: i64,
+    }
+);
+wire!(
+    /// `DescribeMapRun` response.
+    DescribeMapRunOutput {
+        /// The run's ARN.
+        map_run_arn: String,
+        /// The execution.
+        execution_arn: String,
+        /// Status.
+        status: MapRunStatus,
+        /// Started.
+        start_date: Timestamp,
+        /// Stopped.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        stop_date: Option<Timestamp>,
+        /// Most iterations at once (0: no limit).
+        max_concurrency: i32,
+        /// Tolerated failure percentage.
+        tolerated_failure_percentage: f32,
+        /// Tolerated failure count.
+        tolerated_failure_count: i64,
+        /// Items by state.
+        item_counts: MapRunCounts,
+        /// Child executions by state (one per item here).
+        execution_counts: MapRunCounts,
+    }
+);
+wire!(
+    /// `UpdateMapRun` request.
+    UpdateMapRunInput {
+        /// The run's ARN.
+        map_run_arn: String,
+        /// Most iterations at once (0: no limit).
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        max_concurrency: Option<i32>,
+        /// Tolerated failure percentage.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tolerated_failure_percentage: Option<f32>,
+        /// Tolerated failure count.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        tolerated_failure_count: Option<i64>,
+    }
+);
 wire!(
     /// The empty response of several actions.
     Empty {}

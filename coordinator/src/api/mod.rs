@@ -9,7 +9,9 @@ pub use error::ApiError;
 
 use crate::arn;
 use crate::engine::{ActivityTask, Command, EngineHandle, Started};
-use crate::store::{EventRecord, ExecutionQuery, ExecutionRecord, StateMachineRecord};
+use crate::store::{
+    EventRecord, ExecutionQuery, ExecutionRecord, MapRunRecord, StateMachineRecord,
+};
 use crate::time::epoch_seconds;
 use axum::Router;
 use axum::body::Bytes;
@@ -521,6 +523,99 @@ async fn dispatch(
             }
             Ok(o)
         }
+        "ListMapRuns" => {
+            let r: ListMapRunsInput = decode(&body)?;
+            let execution = find_execution(e, &r.execution_arn).await?.arn;
+            let runs = map_runs(e, &execution).await?;
+            let (items, next_token) = page(runs, max_results(r.max_results)?, r.next_token)?;
+            encode(&ListMapRunsOutput {
+                map_runs: items
+                    .into_iter()
+                    .map(|m| MapRunListItem {
+                        execution_arn: m.execution_arn,
+                        map_run_arn: m.arn,
+                        state_machine_arn: m.state_machine_arn,
+                        start_date: ts(m.start),
+                        stop_date: m.stop.map(ts),
+                    })
+                    .collect(),
+                next_token,
+            })
+        }
+        "DescribeMapRun" => {
+            let r: DescribeMapRunInput = decode(&body)?;
+            let m = find_map_run(e, &r.map_run_arn).await?;
+            let counts = MapRunCounts {
+                pending: m.counts.pending as i64,
+                running: m.counts.running as i64,
+                succeeded: m.counts.succeeded as i64,
+                failed: m.counts.failed as i64,
+                timed_out: 0,
+                aborted: m.counts.aborted as i64,
+                total: m.counts.total as i64,
+                results_written: 0,
+            };
+            encode(&DescribeMapRunOutput {
+                map_run_arn: m.arn,
+                execution_arn: m.execution_arn,
+                status: match m.status.as_str() {
+                    "RUNNING" => MapRunStatus::Running,
+                    "SUCCEEDED" => MapRunStatus::Succeeded,
+                    "FAILED" => MapRunStatus::Failed,
+                    _ => MapRunStatus::Aborted,
+                },
+                start_date: ts(m.start),
+                stop_date: m.stop.map(ts),
+                max_concurrency: i32::try_from(m.max_concurrency).unwrap_or(i32::MAX),
+                tolerated_failure_percentage: m.tolerated_failure_percentage.unwrap_or(0.0) as f32,
+                tolerated_failure_count: m
+                    .tolerated_failure_count
+                    .map_or(0, |c| i64::try_from(c).unwrap_or(i64::MAX)),
+                item_counts: counts.clone(),
+                execution_counts: counts,
+            })
+        }
+        "UpdateMapRun" => {
+            let r: UpdateMapRunInput = decode(&body)?;
+            let negative = |what: &str| {
+                ApiError::validation(format!(
+                    "1 validation error detected: Value at '{what}' failed to satisfy constraint: Member must have value greater than or equal to 0"
+                ))
+            };
+            let max_concurrency = r
+                .max_concurrency
+                .map(|m| u64::try_from(m).map_err(|_| negative("maxConcurrency")))
+                .transpose()?;
+            let tolerated_failure_count = r
+                .tolerated_failure_count
+                .map(|c| u64::try_from(c).map_err(|_| negative("toleratedFailureCount")))
+                .transpose()?;
+            let tolerated_failure_percentage = match r.tolerated_failure_percentage {
+                Some(p) if !(0.0..=100.0).contains(&p) => {
+                    return Err(ApiError::validation(
+                        "toleratedFailurePercentage must be between 0 and 100",
+                    ));
+                }
+                p => p.map(f64::from),
+            };
+            if max_concurrency.is_none()
+                && tolerated_failure_count.is_none()
+                && tolerated_failure_percentage.is_none()
+            {
+                return Err(ApiError::missing_parameter(
+                    "Either maxConcurrency, toleratedFailurePercentage or toleratedFailureCount must be specified",
+                ));
+            }
+            e.call(|reply| Command::UpdateMapRun {
+                arn: r.map_run_arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+                reply,
+            })
+            .await?;
+            encode(&Empty {})
+        }
         "RedriveExecution" => {
             let r: RedriveExecutionInput = decode(&body)?;
             let rec = Box::new(find_execution(e, &r.execution_arn).await?);
@@ -803,6 +898,47 @@ async fn find_execution(e: &EngineHandle, arn: &str) -> Result<ExecutionRecord, 
         .ok_or_else(|| {
             ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
         })
+}
+
+/// The Map Runs of an execution, oldest first: stored records, with the live
+/// counts of those still running.
+async fn map_runs(e: &EngineHandle, execution: &str) -> Result<Vec<MapRunRecord>, ApiError> {
+    let x = execution.to_owned();
+    let mut runs = read_store(e, move |s| s.map_runs(&x)).await?;
+    let x = execution.to_owned();
+    let live = e
+        .call(|reply| Command::LiveMapRuns {
+            execution: x,
+            reply,
+        })
+        .await?;
+    for l in live {
+        match runs.iter_mut().find(|r| r.arn == l.arn) {
+            Some(r) => *r = l,
+            None => runs.push(l),
+        }
+    }
+    Ok(runs)
+}
+
+async fn find_map_run(e: &EngineHandle, arn: &str) -> Result<MapRunRecord, ApiError> {
+    let not_found = || ApiError::resource_not_found(format!("Map Run Does Not Exist: '{arn}'"));
+    let execution = crate::engine::execution_of_map_run(arn).ok_or_else(|| {
+        ApiError::invalid_arn(format!(
+            "Invalid Arn: 'Resource type not valid in this context: {arn}'"
+        ))
+    })?;
+    let a = arn.to_owned();
+    if let Some(m) = e
+        .call(|reply| Command::DescribeMapRun { arn: a, reply })
+        .await?
+    {
+        return Ok(m);
+    }
+    let runs = read_store(e, move |s| s.map_runs(&execution)).await?;
+    runs.into_iter()
+        .find(|r| r.arn == arn)
+        .ok_or_else(not_found)
 }
 
 fn machine_name(arn: &str) -> String {

@@ -4,16 +4,18 @@
 //! one store transaction (group commit), then answer callers and hand out
 //! tasks. Nothing a caller sees is ahead of the store.
 
+mod map_runs;
 mod redrive;
 pub mod runtime;
 mod versions;
+pub use map_runs::execution_of as execution_of_map_run;
 pub use redrive::not_redrivable;
 
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
 use crate::store::{
-    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionRecord, StateMachineRecord, Store,
-    StoreError, Write,
+    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionRecord, MapRunRecord,
+    StateMachineRecord, Store, StoreError, Write,
 };
 use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
@@ -166,6 +168,23 @@ pub enum Command {
     Redrive {
         rec: Box<ExecutionRecord>,
         reply: Reply<i64>,
+    },
+    /// A Map Run of a running execution, with its live counts (`None`: ask the store).
+    DescribeMapRun {
+        arn: String,
+        reply: Reply<Option<MapRunRecord>>,
+    },
+    /// The Map Runs of a running execution, with their live counts.
+    LiveMapRuns {
+        execution: String,
+        reply: Reply<Vec<MapRunRecord>>,
+    },
+    UpdateMapRun {
+        arn: String,
+        max_concurrency: Option<u64>,
+        tolerated_failure_count: Option<u64>,
+        tolerated_failure_percentage: Option<f64>,
+        reply: Reply<()>,
     },
     /// The machine's own ARN behind a machine, version or alias ARN that exists.
     ResolveMachine {
@@ -881,6 +900,33 @@ impl Engine {
                 let r = self.redrive(*rec);
                 self.reply(reply, r);
             }
+            Command::DescribeMapRun { arn, reply } => {
+                let r = self.live_map_run(&arn);
+                self.reply(reply, Ok(r));
+            }
+            Command::LiveMapRuns { execution, reply } => {
+                let r = self
+                    .execs
+                    .get(&execution)
+                    .map(|x| map_runs::running(&x.rt, &execution))
+                    .unwrap_or_default();
+                self.reply(reply, Ok(r));
+            }
+            Command::UpdateMapRun {
+                arn,
+                max_concurrency,
+                tolerated_failure_count,
+                tolerated_failure_percentage,
+                reply,
+            } => {
+                let r = self.update_map_run(
+                    &arn,
+                    max_concurrency,
+                    tolerated_failure_count,
+                    tolerated_failure_percentage,
+                );
+                self.reply(reply, r);
+            }
             Command::ResolveMachine { arn, reply } => {
                 let r = self.resolve_machine(&arn);
                 self.reply(reply, r);
@@ -1433,6 +1479,11 @@ impl Engine {
                 } => {
                     children.push((scheduled_id, machine_arn, input, name, mode));
                 }
+                Request::MapRun(record) => {
+                    if !exec.express {
+                        self.batch.push(Write::PutMapRun(record));
+                    }
+                }
             }
         }
         if let Some(d) = exec.rt.deadline
@@ -1534,6 +1585,12 @@ impl Engine {
                 details,
             }],
         );
+        if !exec.express {
+            for run in map_runs::running(&exec.rt, &exec.rec.arn) {
+                let ended = run.ended("ABORTED", now);
+                self.batch.push(Write::PutMapRun(ended));
+            }
+        }
         exec.rec.status = status.into();
         exec.rec.stop = Some(now);
         // A STANDARD execution that did not succeed keeps its runtime state:

@@ -148,6 +148,57 @@ pub struct Children {
     pub tolerated_percentage: Option<f64>,
     pub total: usize,
     pub error: Option<StatesError>,
+    /// A distributed Map's run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<MapRun>,
+}
+
+/// The identity of a distributed Map state's run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRun {
+    pub arn: String,
+    /// `<machine ARN>/<label>`.
+    pub state_machine_arn: String,
+    pub start: i64,
+}
+
+impl Children {
+    /// The record of this distributed Map's run, as it stands (`None` for other children).
+    pub fn map_run(
+        &self,
+        execution_arn: &str,
+        status: &str,
+        stop: Option<i64>,
+    ) -> Option<crate::store::MapRunRecord> {
+        let run = self.run.as_ref()?;
+        let succeeded = self.results.iter().filter(|r| r.is_some()).count();
+        let ended = status != "RUNNING";
+        // Once the run ended, what had not finished was aborted.
+        let (running, pending, aborted) = if ended {
+            (0, 0, self.total.saturating_sub(succeeded + self.failed))
+        } else {
+            (self.running, self.waiting.len(), 0)
+        };
+        Some(crate::store::MapRunRecord {
+            arn: run.arn.clone(),
+            execution_arn: execution_arn.to_owned(),
+            state_machine_arn: run.state_machine_arn.clone(),
+            status: status.to_owned(),
+            start: run.start,
+            stop,
+            max_concurrency: self.max_concurrency,
+            tolerated_failure_count: self.tolerated_count,
+            tolerated_failure_percentage: self.tolerated_percentage,
+            counts: crate::store::MapRunCounts {
+                pending: pending as u64,
+                running: running as u64,
+                succeeded: succeeded as u64,
+                failed: self.failed as u64,
+                aborted: aborted as u64,
+                total: self.total as u64,
+            },
+        })
+    }
 }
 
 /// One running (sub-)machine.
@@ -265,6 +316,10 @@ impl Frame {
     }
 }
 
+/// Where the ids of tasks in frames that record no events start: far above
+/// any event id (a history holds at most 25,000 events).
+const QUIET_TASK_IDS: i64 = 1 << 40;
+
 /// An execution's whole runtime state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Runtime {
@@ -278,6 +333,11 @@ pub struct Runtime {
     pub seed: u64,
     /// Task ids that timed out (so late answers get `TaskTimedOut`).
     pub timed_out: Vec<i64>,
+    /// Tasks of frames that record no events (distributed Map iterations)
+    /// take their ids from here, above every event id, so that each task
+    /// of the execution has its own id and token.
+    #[serde(default)]
+    pub next_quiet_task: i64,
     /// Set while a Parallel/Map failure from its children is being applied.
     #[serde(skip)]
     pub children_failed: bool,
@@ -305,6 +365,8 @@ pub enum Request {
     Timer { at: i64 },
     /// Queue an activity task for pollers.
     Activity { activity: String, scheduled_id: i64 },
+    /// Store a distributed Map's run record.
+    MapRun(crate::store::MapRunRecord),
     /// Start a nested execution.
     StartChild {
         scheduled_id: i64,
@@ -365,6 +427,7 @@ impl Runtime {
             next_timer: 1,
             seed,
             timed_out: Vec::new(),
+            next_quiet_task: 0,
             children_failed: false,
             entered_text: Cached::default(),
         }
@@ -554,7 +617,7 @@ impl Runtime {
         // The token of a task scheduled by this step names the scheduling event,
         // which is the next one (entering events were recorded above).
         let token =
-            matches!(state.kind, StateKind::Task(_)).then(|| (cx.token_for)(self.next_event_id));
+            matches!(state.kind, StateKind::Task(_)).then(|| (cx.token_for)(self.task_id(f.quiet)));
         let retryable = matches!(
             state.kind,
             StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
@@ -658,6 +721,7 @@ impl Runtime {
                     tolerated_percentage: None,
                     total: n,
                     error: None,
+                    run: None,
                 }));
             }
             Action::RunIterations {
@@ -691,13 +755,26 @@ impl Runtime {
                     let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
                     return self.apply(cx, f, o);
                 }
+                let mut run = None;
                 if distributed {
+                    let label = m.label.as_deref().unwrap_or(&f.state);
                     let run_arn = format!(
                         "{}/{}:{}",
                         cx.execution_arn.replacen(":execution:", ":mapRun:", 1),
-                        m.label.as_deref().unwrap_or(&f.state),
+                        label,
                         self.next_event_id
                     );
+                    let machine = cx
+                        .execution_arn
+                        .replacen(":execution:", ":stateMachine:", 1)
+                        .rsplit_once(':')
+                        .map(|(m, _)| m.to_owned())
+                        .unwrap_or_default();
+                    run = Some(MapRun {
+                        arn: run_arn.clone(),
+                        state_machine_arn: format!("{machine}/{label}"),
+                        start: cx.now,
+                    });
                     self.emit(
                         cx,
                         &mut f.last_event,
@@ -712,7 +789,7 @@ impl Runtime {
                     .enumerate()
                     .filter(|(i, _)| done.as_ref().is_none_or(|d| d[*i].is_none()))
                     .collect();
-                f.pending = Pending::Children(Box::new(Children {
+                let ch = Box::new(Children {
                     is_map: true,
                     quiet: f.quiet || distributed,
                     frames: (0..n).map(|_| None).collect(),
@@ -725,8 +802,23 @@ impl Runtime {
                     tolerated_percentage: tolerated_failure_percentage,
                     total: n,
                     error: None,
-                }));
+                    run,
+                });
+                if let Some(r) = ch.map_run(cx.execution_arn, "RUNNING", None) {
+                    cx.requests.push(Request::MapRun(r));
+                }
+                f.pending = Pending::Children(ch);
             }
+        }
+    }
+
+    /// The id the next task scheduled by a frame gets: its scheduling event's
+    /// id, or for a frame that records no events one of its own.
+    fn task_id(&self, quiet: bool) -> i64 {
+        if quiet {
+            QUIET_TASK_IDS + self.next_quiet_task
+        } else {
+            self.next_event_id
         }
     }
 
@@ -739,7 +831,10 @@ impl Runtime {
         timeout_seconds: Option<u64>,
         heartbeat_seconds: Option<u64>,
     ) {
-        let scheduled_id = self.next_event_id;
+        let scheduled_id = self.task_id(f.quiet);
+        if f.quiet {
+            self.next_quiet_task += 1;
+        }
         let (kind, prefix) = match classify_resource(&resource) {
             Resource::Activity => {
                 if !(cx.activity_exists)(&resource) {
@@ -1170,6 +1265,14 @@ impl Runtime {
         }
         let distributed = ch.is_map && ch.quiet && !f.quiet;
         let raw = f.input.clone();
+        let status = if ch.error.is_some() {
+            "FAILED"
+        } else {
+            "SUCCEEDED"
+        };
+        if let Some(r) = ch.map_run(cx.execution_arn, status, Some(cx.now)) {
+            cx.requests.push(Request::MapRun(r));
+        }
         match ch.error.take() {
             Some(e) => {
                 if distributed {

@@ -66,6 +66,9 @@ impl Store for GatedStore {
     fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError> {
         self.inner.list_executions(q)
     }
+    fn map_runs(&self, execution: &str) -> Result<Vec<crate::store::MapRunRecord>, StoreError> {
+        self.inner.map_runs(execution)
+    }
     fn history(
         &self,
         execution: &str,

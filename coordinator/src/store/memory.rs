@@ -11,8 +11,8 @@ use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
 
 use super::{
-    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Millis, Page,
-    Snapshot, StateMachineRecord, Store, StoreError, Write,
+    ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, MapRunRecord,
+    Millis, Page, Snapshot, StateMachineRecord, Store, StoreError, Write,
 };
 
 /// The status of an open execution; [`Store::load`] returns those.
@@ -129,6 +129,8 @@ pub struct MemoryStore {
 struct Tables {
     meta: BTreeMap<String, String>,
     aliases: BTreeMap<String, AliasRecord>,
+    /// execution → its Map Runs, oldest first.
+    map_runs: HashMap<String, Vec<MapRunRecord>>,
     state_machines: BTreeMap<String, StateMachineRecord>,
     activities: BTreeMap<String, ActivityRecord>,
     /// resource → key → value.
@@ -256,6 +258,13 @@ impl Tables {
             Write::DeleteAlias(arn) => {
                 self.aliases.remove(arn);
             }
+            Write::PutMapRun(m) => {
+                let runs = self.map_runs.entry(m.execution_arn.clone()).or_default();
+                match runs.iter_mut().find(|r| r.arn == m.arn) {
+                    Some(r) => *r = m.clone(),
+                    None => runs.push(m.clone()),
+                }
+            }
             Write::PutMeta { key, value } => {
                 self.meta.insert(key.clone(), value.clone());
             }
@@ -298,6 +307,15 @@ impl Store for MemoryStore {
 
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         Ok(self.lock()?.executions.get(arn).cloned())
+    }
+
+    fn map_runs(&self, execution: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        Ok(self
+            .lock()?
+            .map_runs
+            .get(execution)
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Newest first by start time, then by ARN (descending); `limit == 0`

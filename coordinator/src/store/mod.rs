@@ -108,6 +108,35 @@ pub struct AliasRecord {
     pub updated: Millis,
 }
 
+/// What a distributed Map state's run did with its items, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub total: u64,
+}
+
+/// A distributed Map state's run (its iterations run inline in the execution).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunRecord {
+    pub arn: String,
+    pub execution_arn: String,
+    /// `<machine ARN>/<Map state label>`.
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`.
+    pub status: String,
+    pub start: Millis,
+    pub stop: Option<Millis>,
+    /// 0: no limit.
+    pub max_concurrency: u64,
+    pub tolerated_failure_count: Option<u64>,
+    pub tolerated_failure_percentage: Option<f64>,
+    pub counts: MapRunCounts,
+}
+
 /// One history event as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventRecord {
@@ -159,6 +188,8 @@ pub enum Write {
     PutAlias(AliasRecord),
     /// Remove a state machine alias.
     DeleteAlias(String),
+    /// Add or replace a Map Run's record.
+    PutMapRun(MapRunRecord),
     /// Store a small server setting (e.g. the task-token key).
     PutMeta {
         key: String,
@@ -234,6 +265,8 @@ pub trait Store: Send + Sync + 'static {
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError>;
     /// Executions of a state machine, newest first.
     fn list_executions(&self, q: &ExecutionQuery) -> Result<Page<ExecutionRecord>, StoreError>;
+    /// The Map Runs of an execution, oldest first.
+    fn map_runs(&self, execution: &str) -> Result<Vec<MapRunRecord>, StoreError>;
     /// History events of an execution, by id ascending (or descending when `reverse`),
     /// starting after the event id `after` (exclusive; `None` = from the start/end).
     fn history(

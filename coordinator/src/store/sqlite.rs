@@ -21,8 +21,8 @@ use super::memory::{
     page_limit,
 };
 use super::{
-    ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, Page, Snapshot,
-    StateMachineRecord, Store, StoreError, Write,
+    ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, MapRunRecord, Page,
+    Snapshot, StateMachineRecord, Store, StoreError, Write,
 };
 
 /// The database file inside the data directory.
@@ -201,7 +201,14 @@ const MIGRATIONS: &[&str] = &[
         arn TEXT PRIMARY KEY NOT NULL,
         machine_arn TEXT NOT NULL,
         record TEXT NOT NULL
-    );",
+    );
+    CREATE TABLE map_runs (
+        arn TEXT PRIMARY KEY NOT NULL,
+        execution TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        record TEXT NOT NULL
+    );
+    CREATE INDEX map_runs_by_execution ON map_runs (execution, start);",
 ];
 
 /// The columns [`execution_row`] reads, in its order (the definition's text
@@ -570,6 +577,16 @@ fn apply(tx: &Transaction<'_>, w: &Write) -> Result<(), StoreError> {
             .and_then(|mut s| s.execute(params![a.arn, a.machine_arn, record]))
             .map_err(db_err(format_args!("put alias {}", a.arn)))?;
         }
+        Write::PutMapRun(m) => {
+            let record = serde_json::to_string(m)
+                .map_err(|e| StoreError::Database(format!("encode map run {}: {e}", m.arn)))?;
+            tx.prepare_cached(
+                "INSERT INTO map_runs (arn, execution, start, record) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (arn) DO UPDATE SET record = excluded.record",
+            )
+            .and_then(|mut s| s.execute(params![m.arn, m.execution_arn, m.start, record]))
+            .map_err(db_err(format_args!("put map run {}", m.arn)))?;
+        }
         Write::DeleteAlias(arn) => {
             tx.prepare_cached("DELETE FROM aliases WHERE arn = ?1")
                 .and_then(|mut s| s.execute([arn]))
@@ -777,6 +794,25 @@ impl Store for SqliteStore {
             apply(&tx, w)?;
         }
         tx.commit().map_err(db_err("commit batch"))
+    }
+
+    fn map_runs(&self, execution: &str) -> Result<Vec<MapRunRecord>, StoreError> {
+        let rows: Vec<(String, String)> = self.read(|conn| {
+            conn.prepare_cached(
+                "SELECT arn, record FROM map_runs WHERE execution = ?1 ORDER BY start, arn",
+            )
+            .and_then(|mut s| {
+                s.query_map([execution], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(db_err(format_args!("read the map runs of {execution}")))
+        })?;
+        rows.into_iter()
+            .map(|(arn, record)| {
+                serde_json::from_str(&record)
+                    .map_err(|e| StoreError::Corrupt(format!("map run {arn}: {e}")))
+            })
+            .collect()
     }
 
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
