@@ -226,33 +226,31 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
         inspect: Some(&cell),
     };
     let retry_counts = vec![t.retrier_retry_count; state.retry.len()];
-    let kind = match &state.kind {
-        StateKind::Task(_) => Some("Task"),
-        StateKind::Parallel { .. } => Some("Parallel"),
-        StateKind::Map(_) => Some("Map"),
-        _ => None,
-    };
-    if let (None, Some(_)) = (kind, &t.mock) {
+    let has_work = matches!(
+        state.kind,
+        StateKind::Task(_) | StateKind::Parallel { .. } | StateKind::Map(_)
+    );
+    if !has_work && t.mock.is_some() {
         return Err(TestStateError::MockNotAllowed {
             state: state.name.clone(),
-            kind: type_name(&state.kind),
+            kind: state.kind.type_name(),
         });
     }
-    let needs_mock = |kind: &'static str| TestStateError::MockRequired {
-        state: state.name.clone(),
-        kind,
+    let mut given = t.mock;
+    let mut mock = || {
+        given.take().ok_or_else(|| TestStateError::MockRequired {
+            state: state.name.clone(),
+            kind: state.kind.type_name(),
+        })
     };
     let mut map = None;
     let outcome = match enter(state, &t.input, &retry_counts, &sc) {
         Action::Complete(o) => o,
         Action::Wait { then, .. } => then,
-        Action::RunTask { .. } => {
-            let mock = t.mock.ok_or_else(|| needs_mock("Task"))?;
-            finish(state, &t.input, mock, &retry_counts, &sc)
-        }
+        Action::RunTask { .. } => finish(state, &t.input, mock()?, &retry_counts, &sc),
         Action::RunBranches { .. } => {
-            let mock = t.mock.ok_or_else(|| needs_mock("Parallel"))?;
-            check_array(state, &mock, "Parallel", "branch")?;
+            let mock = mock()?;
+            check_array(state, &mock, "branch")?;
             finish(state, &t.input, mock, &retry_counts, &sc)
         }
         Action::RunIterations {
@@ -262,8 +260,8 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
             tolerated_failure_percentage,
             failure,
         } => {
-            let mock = t.mock.ok_or_else(|| needs_mock("Map"))?;
-            check_array(state, &mock, "Map", "iteration")?;
+            let mock = mock()?;
+            check_array(state, &mock, "iteration")?;
             map = Some(MapInspection {
                 after_item_selector: items,
                 max_concurrency,
@@ -276,11 +274,7 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
         }
     };
     let mut variables = t.vars.clone();
-    let mut apply = |assigned: Variables| {
-        for (k, v) in assigned {
-            variables.insert(k, v);
-        }
-    };
+    let mut apply = |assigned: Variables| variables.extend(assigned);
     let (status, output, error, next_state, error_details) = match outcome {
         Outcome::Next {
             state: next,
@@ -359,32 +353,14 @@ fn finish(
     complete(state, raw, result, retry_counts, sc)
 }
 
-fn check_array(
-    state: &State,
-    mock: &Mock,
-    kind: &'static str,
-    per: &'static str,
-) -> Result<(), TestStateError> {
+fn check_array(state: &State, mock: &Mock, per: &'static str) -> Result<(), TestStateError> {
     match mock {
         Mock::Result(Value::Array(_)) | Mock::Error(_) => Ok(()),
         Mock::Result(_) => Err(TestStateError::MockNotArray {
             state: state.name.clone(),
-            kind,
+            kind: state.kind.type_name(),
             per,
         }),
-    }
-}
-
-fn type_name(kind: &StateKind) -> &'static str {
-    match kind {
-        StateKind::Pass { .. } => "Pass",
-        StateKind::Succeed => "Succeed",
-        StateKind::Fail(_) => "Fail",
-        StateKind::Choice(_) => "Choice",
-        StateKind::Wait(_) => "Wait",
-        StateKind::Task(_) => "Task",
-        StateKind::Parallel { .. } => "Parallel",
-        StateKind::Map(_) => "Map",
     }
 }
 

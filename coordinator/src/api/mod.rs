@@ -327,7 +327,7 @@ async fn dispatch(
                     .into_iter()
                     .map(|(v, w)| RoutingConfigurationListItem {
                         state_machine_version_arn: v,
-                        weight: i32::try_from(w).unwrap_or(100),
+                        weight: saturating_i32(w),
                     })
                     .collect(),
                 creation_date: ts(a.created),
@@ -566,7 +566,7 @@ async fn dispatch(
                 },
                 start_date: ts(m.start),
                 stop_date: m.stop.map(ts),
-                max_concurrency: i32::try_from(m.max_concurrency).unwrap_or(i32::MAX),
+                max_concurrency: saturating_i32(m.max_concurrency),
                 tolerated_failure_percentage: m.tolerated_failure_percentage.unwrap_or(0.0) as f32,
                 tolerated_failure_count: m
                     .tolerated_failure_count
@@ -668,7 +668,7 @@ async fn dispatch(
                         stop_date: r.stop.map(ts),
                         state_machine_version_arn: r.version_arn,
                         state_machine_alias_arn: r.alias_arn,
-                        redrive_count: Some(i32::try_from(r.redrive_count).unwrap_or(i32::MAX)),
+                        redrive_count: Some(saturating_i32(r.redrive_count)),
                         redrive_date: r.redrive_date.map(ts),
                     })
                     .collect(),
@@ -922,23 +922,21 @@ async fn map_runs(e: &EngineHandle, execution: &str) -> Result<Vec<MapRunRecord>
 }
 
 async fn find_map_run(e: &EngineHandle, arn: &str) -> Result<MapRunRecord, ApiError> {
-    let not_found = || ApiError::resource_not_found(format!("Map Run Does Not Exist: '{arn}'"));
     let execution = crate::engine::execution_of_map_run(arn).ok_or_else(|| {
         ApiError::invalid_arn(format!(
             "Invalid Arn: 'Resource type not valid in this context: {arn}'"
         ))
     })?;
-    let a = arn.to_owned();
-    if let Some(m) = e
-        .call(|reply| Command::DescribeMapRun { arn: a, reply })
+    map_runs(e, &execution)
         .await?
-    {
-        return Ok(m);
-    }
-    let runs = read_store(e, move |s| s.map_runs(&execution)).await?;
-    runs.into_iter()
+        .into_iter()
         .find(|r| r.arn == arn)
-        .ok_or_else(not_found)
+        .ok_or_else(|| ApiError::resource_not_found(format!("Map Run Does Not Exist: '{arn}'")))
+}
+
+/// A count or limit in a wire field of 32 bits (ours never come near its end).
+pub(super) fn saturating_i32(n: impl TryInto<i32>) -> i32 {
+    n.try_into().unwrap_or(i32::MAX)
 }
 
 fn machine_name(arn: &str) -> String {

@@ -2,7 +2,7 @@
 //! decides; this turns the request's JSON texts into values and the outcome
 //! into AWS's response shape. Nothing is stored and no engine is involved.
 
-use super::ApiError;
+use super::{ApiError, saturating_i32};
 use crate::arn::ArnScope;
 use crate::time::iso8601;
 use serde_json::{Value, json};
@@ -54,10 +54,7 @@ pub(super) fn run(
             "Invalid input: the input is not valid JSON: {e}"
         ))
     })?;
-    let vars = match object_text("variables", r.variables.as_deref())? {
-        Some(serde_json::Value::Object(m)) => m,
-        _ => Variables::new(),
-    };
+    let vars = object_text("variables", r.variables.as_deref())?.unwrap_or_default();
     let retried = r
         .state_configuration
         .as_ref()
@@ -69,7 +66,7 @@ pub(super) fn run(
         )
     })?;
     let context = match object_text("context", r.context.as_deref())? {
-        Some(c) => c,
+        Some(c) => Value::Object(c),
         None => default_context(scope, now_ms, &state.name, &input, &r, retried),
     };
     let mock = mock(&r)?;
@@ -128,12 +125,12 @@ fn find<'m>(m: &'m StateMachine, name: &str) -> Option<&'m State> {
 }
 
 /// A JSON object given as text (`variables`, `context`).
-fn object_text(field: &str, text: Option<&str>) -> Result<Option<Value>, ApiError> {
+fn object_text(field: &str, text: Option<&str>) -> Result<Option<Variables>, ApiError> {
     let Some(text) = text else {
         return Ok(None);
     };
     match serde_json::from_str::<Value>(text) {
-        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        Ok(Value::Object(o)) => Ok(Some(o)),
         Ok(_) => Err(ApiError::validation(format!(
             "The {field} must be a JSON object"
         ))),
@@ -198,10 +195,10 @@ fn response(o: TestOutcome, detailed: bool) -> TestStateOutput {
         TestStatus::Retriable => TestExecutionStatus::Retriable,
         TestStatus::CaughtError => TestExecutionStatus::CaughtError,
     };
-    let int = |n: usize| i32::try_from(n).unwrap_or(i32::MAX);
     let inspection_data = detailed.then(|| {
         let i = &o.inspection;
         let t = |v: &Option<Value>| v.as_ref().map(text);
+        let map = o.map.as_ref();
         InspectionData {
             input: t(&i.input),
             after_arguments: t(&i.after_arguments),
@@ -210,32 +207,23 @@ fn response(o: TestOutcome, detailed: bool) -> TestStateOutput {
             result: t(&i.result),
             after_result_selector: t(&i.after_result_selector),
             after_result_path: t(&i.after_result_path),
-            variables: Some(text(&Value::Object(o.variables.clone()))),
+            variables: serde_json::to_string(&o.variables).ok(),
             error_details: o.error_details.map(|d| InspectionErrorDetails {
-                catch_index: d.catch_index.map(int),
-                retry_index: d.retry_index.map(int),
+                catch_index: d.catch_index.map(saturating_i32),
+                retry_index: d.retry_index.map(saturating_i32),
                 retry_backoff_interval_seconds: d
                     .retry_backoff_interval_seconds
-                    .map(|s| i32::try_from(s).unwrap_or(i32::MAX)),
+                    .map(saturating_i32),
             }),
-            after_item_selector: o
-                .map
-                .as_ref()
-                .map(|m| text(&Value::Array(m.after_item_selector.clone()))),
-            tolerated_failure_count: o
-                .map
-                .as_ref()
+            after_item_selector: map
+                .and_then(|m| serde_json::to_string(&m.after_item_selector).ok()),
+            tolerated_failure_count: map
                 .and_then(|m| m.tolerated_failure_count)
-                .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
-            tolerated_failure_percentage: o
-                .map
-                .as_ref()
+                .map(saturating_i32),
+            tolerated_failure_percentage: map
                 .and_then(|m| m.tolerated_failure_percentage)
                 .map(|p| p as f32),
-            max_concurrency: o
-                .map
-                .as_ref()
-                .map(|m| i32::try_from(m.max_concurrency).unwrap_or(i32::MAX)),
+            max_concurrency: map.map(|m| saturating_i32(m.max_concurrency)),
         }
     });
     TestStateOutput {

@@ -8,19 +8,6 @@ use super::{Engine, Exec};
 use crate::api::ApiError;
 use crate::store::MapRunRecord;
 
-impl MapRunRecord {
-    /// This record, ended with `status` at `now` (what had not finished was aborted).
-    pub fn ended(mut self, status: &str, now: i64) -> Self {
-        let c = &mut self.counts;
-        c.aborted += c.running + c.pending;
-        c.running = 0;
-        c.pending = 0;
-        self.status = status.to_owned();
-        self.stop = Some(now);
-        self
-    }
-}
-
 /// The execution a Map Run ARN belongs to: `…:mapRun:<machine>:<execution>/<label>:<id>`.
 pub fn execution_of(map_run_arn: &str) -> Option<String> {
     let (head, tail) = map_run_arn.split_once(":mapRun:")?;
@@ -28,12 +15,18 @@ pub fn execution_of(map_run_arn: &str) -> Option<String> {
     Some(format!("{head}:execution:{machine_and_execution}"))
 }
 
-/// The runs of `rt` still running, with their live counts.
-pub(super) fn running(rt: &Runtime, execution_arn: &str) -> Vec<MapRunRecord> {
+/// The records of the runs still going in `rt`: live (`status` `RUNNING`,
+/// no `stop`), or ended with their execution.
+pub(super) fn runs(
+    rt: &Runtime,
+    execution_arn: &str,
+    status: &str,
+    stop: Option<i64>,
+) -> Vec<MapRunRecord> {
     let mut out = Vec::new();
     rt.root.walk(&mut |f| {
         if let Pending::Children(ch) = &f.pending
-            && let Some(r) = ch.map_run(execution_arn, "RUNNING", None)
+            && let Some(r) = ch.map_run(execution_arn, status, stop)
         {
             out.push(r);
         }
@@ -42,14 +35,6 @@ pub(super) fn running(rt: &Runtime, execution_arn: &str) -> Vec<MapRunRecord> {
 }
 
 impl Engine {
-    pub(super) fn live_map_run(&self, arn: &str) -> Option<MapRunRecord> {
-        let execution = execution_of(arn)?;
-        let x = self.execs.get(&execution)?;
-        running(&x.rt, &execution)
-            .into_iter()
-            .find(|r| r.arn == arn)
-    }
-
     /// Changes a running Map Run's concurrency or failure tolerance; more
     /// iterations start at once if the limit went up.
     pub(super) fn update_map_run(

@@ -169,11 +169,6 @@ pub enum Command {
         rec: Box<ExecutionRecord>,
         reply: Reply<i64>,
     },
-    /// A Map Run of a running execution, with its live counts (`None`: ask the store).
-    DescribeMapRun {
-        arn: String,
-        reply: Reply<Option<MapRunRecord>>,
-    },
     /// The Map Runs of a running execution, with their live counts.
     LiveMapRuns {
         execution: String,
@@ -815,10 +810,7 @@ impl Engine {
                 let r = self
                     .create_state_machine(name, definition, role_arn, ty, logging, tracing, tags)
                     .and_then(|(rec, created)| {
-                        let version = match publish {
-                            Some(d) => Some(self.publish_version(&rec.arn, None, Some(d))?),
-                            None => None,
-                        };
+                        let version = self.publish_with(&rec, publish)?;
                         Ok((rec, created, version))
                     });
                 self.reply(reply, r);
@@ -833,16 +825,9 @@ impl Engine {
                 reply,
             } => {
                 let r = self
-                    .unqualified(&arn, "UpdateStateMachine")
-                    .map(|_| ())
-                    .and_then(|()| {
-                        self.update_state_machine(arn, definition, role_arn, logging, tracing)
-                    })
+                    .update_state_machine(arn, definition, role_arn, logging, tracing)
                     .and_then(|rec| {
-                        let version = match publish {
-                            Some(d) => Some(self.publish_version(&rec.arn, None, Some(d))?),
-                            None => None,
-                        };
+                        let version = self.publish_with(&rec, publish)?;
                         Ok((rec, version))
                     });
                 self.reply(reply, r);
@@ -900,15 +885,11 @@ impl Engine {
                 let r = self.redrive(*rec);
                 self.reply(reply, r);
             }
-            Command::DescribeMapRun { arn, reply } => {
-                let r = self.live_map_run(&arn);
-                self.reply(reply, Ok(r));
-            }
             Command::LiveMapRuns { execution, reply } => {
                 let r = self
                     .execs
                     .get(&execution)
-                    .map(|x| map_runs::running(&x.rt, &execution))
+                    .map(|x| map_runs::runs(&x.rt, &execution, "RUNNING", None))
                     .unwrap_or_default();
                 self.reply(reply, Ok(r));
             }
@@ -1199,6 +1180,7 @@ impl Engine {
         logging: Option<String>,
         tracing: Option<String>,
     ) -> Result<StateMachineRecord, ApiError> {
+        self.unqualified(&arn, "UpdateStateMachine")?;
         let entry = self.machine(&arn)?.clone();
         let mut rec = entry.rec;
         let mut compiled = entry.compiled;
@@ -1586,9 +1568,8 @@ impl Engine {
             }],
         );
         if !exec.express {
-            for run in map_runs::running(&exec.rt, &exec.rec.arn) {
-                let ended = run.ended("ABORTED", now);
-                self.batch.push(Write::PutMapRun(ended));
+            for run in map_runs::runs(&exec.rt, &exec.rec.arn, "ABORTED", Some(now)) {
+                self.batch.push(Write::PutMapRun(run));
             }
         }
         exec.rec.status = status.into();

@@ -4,13 +4,11 @@
 //! entered again). Its runtime state was kept when it ended for this.
 
 use super::runtime::{NewEvent, Runtime, to_text};
-use super::{Engine, Exec, machine_type};
+use super::{Engine, Exec, SharedDefinitions};
 use crate::api::ApiError;
 use crate::arn;
 use crate::store::ExecutionRecord;
 use serde_json::json;
-use std::sync::Arc;
-use stepwise_asl::compile::{CompileOptions, compile_str};
 
 /// How long after it ended an execution can be redriven (AWS: 14 days).
 pub(super) const REDRIVE_WINDOW_MS: i64 = 14 * 24 * 3600 * 1000;
@@ -76,25 +74,10 @@ impl Engine {
                 rec.arn
             )));
         }
-        let machine = match self
-            .machines
-            .values()
-            .find(|m| *m.definition == *rec.definition)
-        {
-            Some(m) => {
-                rec.definition = m.definition.clone();
-                m.compiled.clone()
-            }
-            None => Arc::new(
-                compile_str(
-                    &rec.definition,
-                    CompileOptions {
-                        machine_type: machine_type("STANDARD"),
-                    },
-                )
-                .map_err(|e| ApiError::internal(format!("the definition of {}: {e}", rec.arn)))?,
-            ),
-        };
+        let (text, machine) = SharedDefinitions::seeded(self.machines.values())
+            .resolve(&rec.definition)
+            .map_err(|e| ApiError::internal(format!("the definition of {}: {e}", rec.arn)))?;
+        rec.definition = text;
         if !rt.redrive(&machine, now) {
             return Err(ApiError::execution_not_redrivable(format!(
                 "Execution has nothing to run again: '{}'",

@@ -764,12 +764,8 @@ impl Runtime {
                         label,
                         self.next_event_id
                     );
-                    let machine = cx
-                        .execution_arn
-                        .replacen(":execution:", ":stateMachine:", 1)
-                        .rsplit_once(':')
-                        .map(|(m, _)| m.to_owned())
-                        .unwrap_or_default();
+                    let machine =
+                        crate::arn::machine_of_execution(cx.execution_arn).unwrap_or_default();
                     run = Some(MapRun {
                         arn: run_arn.clone(),
                         state_machine_arn: format!("{machine}/{label}"),

@@ -43,57 +43,49 @@ impl Engine {
                 "Invalid State Machine Arn: '{arn}'"
             )));
         };
-        match qualifier {
-            None => Ok(Target {
-                base: base.to_owned(),
-                entry: self.machine(arn)?.clone(),
-                version_arn: None,
-                alias_arn: None,
-            }),
-            Some(Qualifier::Version(_)) => Ok(Target {
-                base: base.to_owned(),
-                entry: self.machine(arn)?.clone(),
-                version_arn: Some(arn.to_owned()),
-                alias_arn: None,
-            }),
-            Some(Qualifier::Alias(_)) => {
-                let alias = self.alias(arn)?;
-                let roll = (uuid::Uuid::new_v4().as_u64_pair().0 % 100) as u32;
-                let mut sum = 0;
-                let version = alias
-                    .routing
-                    .iter()
-                    .find(|(_, w)| {
-                        sum += w;
-                        roll < sum
-                    })
-                    .or(alias.routing.last())
-                    .map(|(v, _)| v.clone())
-                    .ok_or_else(|| ApiError::internal(format!("alias {arn} routes nowhere")))?;
-                Ok(Target {
-                    base: base.to_owned(),
-                    entry: self.machine(&version)?.clone(),
-                    version_arn: Some(version),
-                    alias_arn: Some(arn.to_owned()),
-                })
-            }
-        }
+        let (version_arn, alias_arn) = match qualifier {
+            None => (None, None),
+            Some(Qualifier::Version(_)) => (Some(arn.to_owned()), None),
+            Some(Qualifier::Alias(_)) => (Some(self.pick_version(arn)?), Some(arn.to_owned())),
+        };
+        Ok(Target {
+            base: base.to_owned(),
+            entry: self.machine(version_arn.as_deref().unwrap_or(arn))?.clone(),
+            version_arn,
+            alias_arn,
+        })
+    }
+
+    /// The version alias `arn` sends a new execution to, by the routing weights.
+    fn pick_version(&self, arn: &str) -> Result<String, ApiError> {
+        // StartExecution answers a missing alias as a missing state machine.
+        let alias = self.aliases.get(arn).ok_or_else(|| {
+            ApiError::state_machine_does_not_exist(format!("State Machine Does Not Exist: '{arn}'"))
+        })?;
+        let roll = (uuid::Uuid::new_v4().as_u64_pair().0 % 100) as u32;
+        let mut sum = 0;
+        alias
+            .routing
+            .iter()
+            .find(|(_, w)| {
+                sum += w;
+                roll < sum
+            })
+            .or(alias.routing.last())
+            .map(|(v, _)| v.clone())
+            .ok_or_else(|| ApiError::internal(format!("alias {arn} routes nowhere")))
     }
 
     /// The unqualified machine ARN behind a machine, version or alias ARN, which must exist.
     pub(super) fn resolve_machine(&self, arn: &str) -> Result<String, ApiError> {
-        Ok(self.target_exists(arn)?.to_owned())
-    }
-
-    fn target_exists<'a>(&self, arn: &'a str) -> Result<&'a str, ApiError> {
         let Some((base, qualifier)) = arn::split_qualifier(arn) else {
             return Err(ApiError::invalid_arn(format!(
                 "Invalid State Machine Arn: '{arn}'"
             )));
         };
         match qualifier {
-            Some(Qualifier::Alias(_)) => self.alias(arn).map(|_| base),
-            _ => self.machine(arn).map(|_| base),
+            Some(Qualifier::Alias(_)) => self.alias(arn).map(|_| base.to_owned()),
+            _ => self.machine(arn).map(|_| base.to_owned()),
         }
     }
 
@@ -194,6 +186,18 @@ impl Engine {
         Ok(rec)
     }
 
+    /// Publishes `machine`'s revision when `publish` carries a description
+    /// (`publish` on Create/UpdateStateMachine).
+    pub(super) fn publish_with(
+        &mut self,
+        machine: &StateMachineRecord,
+        publish: Option<String>,
+    ) -> Result<Option<StateMachineRecord>, ApiError> {
+        publish
+            .map(|d| self.publish_version(&machine.arn, None, Some(d)))
+            .transpose()
+    }
+
     /// Deletes a version unless an alias routes to it; deleting one that is gone succeeds.
     pub(super) fn delete_version(&mut self, arn: &str) -> Result<(), ApiError> {
         if !matches!(
@@ -270,7 +274,11 @@ impl Engine {
                     )));
                 }
             }
-            self.machine(v)?;
+            if !self.machines.contains_key(v) {
+                return Err(ApiError::resource_not_found(format!(
+                    "The version '{v}' does not exist"
+                )));
+            }
         }
         let total: u32 = routing.iter().map(|(_, w)| w).sum();
         if total != 100 {

@@ -646,16 +646,16 @@ fn execution_params<'a>(
 }
 
 /// What follows `runtime` in every execution read (schema version 6).
-const QUALIFIER_COLUMNS: &str = "version_arn, alias_arn, redrive_count, redrive_date";
+const V6_COLUMNS: &str = "version_arn, alias_arn, redrive_count, redrive_date";
 
 /// Reads a row selected with [`EXECUTION_COLUMNS`], then `runtime` (or `NULL`),
-/// then [`QUALIFIER_COLUMNS`].
+/// then [`V6_COLUMNS`].
 fn execution_row(r: &Row<'_>) -> rusqlite::Result<ExecutionRecord> {
     execution_fields(r, r.get(10)?)
 }
 
 /// Reads a row selected with [`EXECUTION_COLUMNS`] or [`EXECUTION_ROW_COLUMNS`],
-/// then `runtime` and [`QUALIFIER_COLUMNS`], with `definition` for column 10.
+/// then `runtime` and [`V6_COLUMNS`], with `definition` for column 10.
 fn execution_fields(r: &Row<'_>, definition: Arc<str>) -> rusqlite::Result<ExecutionRecord> {
     Ok(ExecutionRecord {
         arn: r.get(0)?,
@@ -737,7 +737,7 @@ impl Store for SqliteStore {
                 .prepare("SELECT text FROM definitions WHERE id = ?1")
                 .and_then(|mut text_of| {
                     let mut s = tx.prepare(&format!(
-                        "SELECT {EXECUTION_ROW_COLUMNS}, runtime, {QUALIFIER_COLUMNS} FROM executions
+                        "SELECT {EXECUTION_ROW_COLUMNS}, runtime, {V6_COLUMNS} FROM executions
                          WHERE status = '{RUNNING}' ORDER BY start, arn"
                     ))?;
                     s.query_map([], |r| {
@@ -818,7 +818,7 @@ impl Store for SqliteStore {
     fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, StoreError> {
         self.read(|conn| {
             conn.prepare_cached(&format!(
-                "SELECT {EXECUTION_COLUMNS}, runtime, {QUALIFIER_COLUMNS} FROM executions WHERE arn = ?1"
+                "SELECT {EXECUTION_COLUMNS}, runtime, {V6_COLUMNS} FROM executions WHERE arn = ?1"
             ))
             .and_then(|mut s| s.query_row([arn], execution_row).optional())
             .map_err(db_err(format_args!("read execution {arn}")))
@@ -831,7 +831,7 @@ impl Store for SqliteStore {
         let limit = page_limit(q.limit);
         let after = q.after.as_deref().map(decode_cursor).transpose()?;
         let mut sql = format!(
-            "SELECT {EXECUTION_COLUMNS}, NULL, {QUALIFIER_COLUMNS} FROM executions WHERE state_machine_arn = ?1"
+            "SELECT {EXECUTION_COLUMNS}, NULL, {V6_COLUMNS} FROM executions WHERE state_machine_arn = ?1"
         );
         // ?6 is always bound (a statement takes as many parameters as its highest index).
         sql.push_str(" AND (?6 IS NULL OR version_arn = ?6 OR alias_arn = ?6)");
