@@ -779,32 +779,25 @@ impl Compiler {
     }
 
     fn check_resource(&mut self, resource: &str, at: &str) {
-        let parts: Vec<&str> = resource.splitn(6, ':').collect();
-        if parts.len() < 6 || parts[0] != "arn" {
-            self.err(at, format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."));
-            return;
-        }
-        let service = parts[2];
-        let is_activity = service == "states" && parts[5].starts_with("activity:");
-        let tail = parts[5];
-        if service == "states" && !is_activity && parts[3].is_empty() {
-            // Service integrations: only Step Functions' own here.
-            let base = tail.split('.').next().unwrap_or("");
-            if base != "states:startExecution" {
+        use crate::resource::{self, Pattern, Resource};
+        let parsed = match resource::parse(resource) {
+            Ok(r) => r,
+            Err(_) => {
                 self.err(at, format!("The resource provided {resource} is not recognized. The value is not a valid resource ARN, or the resource is not available in this region."));
                 return;
             }
-        }
+        };
         if self.options.machine_type == MachineType::Express {
-            if is_activity {
-                self.err(at, "Express state machine does not support Activity ARN");
-            } else if tail.ends_with(".sync") || tail.contains(".sync:") {
-                self.err(
+            match (&parsed, parsed.pattern()) {
+                (Resource::Activity, _) => {
+                    self.err(at, "Express state machine does not support Activity ARN");
+                }
+                (_, Pattern::Sync | Pattern::Sync2) => self.err(
                     at,
                     "Express state machine does not support '.sync' service integration",
-                );
-            } else if tail.ends_with(".waitForTaskToken") {
-                self.err(at, "Express state machine does not support '.waitForTaskToken' service integration ");
+                ),
+                (_, Pattern::WaitForTaskToken) => self.err(at, "Express state machine does not support '.waitForTaskToken' service integration "),
+                _ => {}
             }
         }
     }

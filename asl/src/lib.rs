@@ -17,6 +17,7 @@ pub mod jsonata;
 pub mod local;
 pub mod model;
 pub mod path;
+pub mod resource;
 pub mod step;
 pub mod template;
 pub mod test_state;

@@ -23,6 +23,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             account: "123456789012".into(),
         },
         wait_scale: 1.0,
+        integrations: std::sync::Arc::new(
+            stepwise_coordinator::integrations::Integrations::from_env().expect("integrations"),
+        ),
     };
     let engine = Engine::load(cfg, store, Arc::new(SystemClock))?;
     let cancel = CancellationToken::new();

@@ -38,6 +38,11 @@ pub struct Cli {
     /// Log format: `text` or `json`.
     #[arg(long)]
     pub log_format: Option<String>,
+    /// A mock file in AWS Step Functions Local's format (also `SFN_MOCK_CONFIG`):
+    /// executions started as `<state machine ARN>#<test case>` take the mocked
+    /// responses of that test case.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
+    pub mock_config: Option<PathBuf>,
 }
 
 /// The effective settings.
@@ -58,6 +63,11 @@ pub struct Settings {
     pub wait_time_scale: f64,
     /// `text` or `json`.
     pub log_format: String,
+    /// Step Functions Local mock file.
+    pub mock_config: Option<PathBuf>,
+    /// Service integrations: endpoints, Lambda functions served by
+    /// activities, HTTP Task connections (`[integrations]` in the file).
+    pub integrations: crate::integrations::IntegrationSettings,
 }
 
 impl Default for Settings {
@@ -70,6 +80,8 @@ impl Default for Settings {
             account_id: "123456789012".into(),
             wait_time_scale: 1.0,
             log_format: "text".into(),
+            mock_config: None,
+            integrations: Default::default(),
         }
     }
 }
@@ -114,6 +126,9 @@ impl Settings {
         }
         if let Some(v) = &cli.log_format {
             s.log_format = v.clone();
+        }
+        if let Some(v) = &cli.mock_config {
+            s.mock_config = Some(v.clone());
         }
         if !(s.wait_time_scale.is_finite() && s.wait_time_scale >= 0.0) {
             return Err(SettingsError::Invalid(format!(

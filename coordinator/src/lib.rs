@@ -12,6 +12,7 @@ pub mod api;
 pub mod arn;
 pub mod config;
 pub mod engine;
+pub mod integrations;
 pub mod store;
 pub mod time;
 pub mod token;
@@ -44,6 +45,9 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// The mock file or the integration settings are wrong.
+    #[error("{0}")]
+    Integrations(#[from] integrations::SetupError),
 }
 
 /// A running coordinator: its address, a handle to its engine, and how to stop it.
@@ -79,6 +83,16 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, store::StoreErr
 
 /// Starts the coordinator on the settings' address and returns once it listens.
 pub async fn start(settings: Settings) -> Result<Running, ServeError> {
+    let mocks = match &settings.mock_config {
+        Some(path) => {
+            Some(integrations::MockConfig::load(path).map_err(integrations::SetupError::from)?)
+        }
+        None => None,
+    };
+    let integrations = Arc::new(integrations::Integrations::new(
+        settings.integrations.clone(),
+        mocks,
+    )?);
     let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
@@ -86,6 +100,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             account: settings.account_id.clone(),
         },
         wait_scale: settings.wait_time_scale,
+        integrations,
     };
     let engine =
         tokio::task::block_in_place(|| Engine::load(cfg, store, Arc::new(time::SystemClock)))?;

@@ -503,6 +503,23 @@ pub(crate) fn sign_at(
     body: &[u8],
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
+    sign_request("POST", url, "states", region, c, headers, body, time)
+}
+
+/// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for
+/// a request to any AWS service (`service` is its signing name: `lambda`,
+/// `sns`, `dynamodb`, `events`...). `headers` are the other headers sent.
+#[allow(clippy::too_many_arguments)]
+pub fn sign_request(
+    method: &str,
+    url: &str,
+    service: &str,
+    region: &str,
+    c: &Credentials,
+    headers: &[(String, String)],
+    body: &[u8],
+    time: SystemTime,
+) -> Result<Vec<(String, String)>, Error> {
     use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
     use aws_sigv4::sign::v4;
     let identity = aws_credential_types::Credentials::new(
@@ -516,7 +533,7 @@ pub(crate) fn sign_at(
     let params = v4::SigningParams::builder()
         .identity(&identity)
         .region(region)
-        .name("states")
+        .name(service)
         .time(time)
         .settings(SigningSettings::default())
         .build()
@@ -536,7 +553,7 @@ pub(crate) fn sign_at(
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
     all.push(("host", host.as_str()));
-    let signable = SignableRequest::new("POST", url, all.into_iter(), SignableBody::Bytes(body))
+    let signable = SignableRequest::new(method, url, all.into_iter(), SignableBody::Bytes(body))
         .map_err(|e| Error::Signing(e.to_string()))?;
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| Error::Signing(e.to_string()))?

@@ -19,7 +19,7 @@ pub mod credentials;
 pub mod worker;
 
 #[cfg(feature = "client")]
-pub use client::{Client, ClientBuilder, Credentials, Error};
+pub use client::{Client, ClientBuilder, Credentials, Error, sign_request};
 pub use error::{ApiErrorBody, ErrorCode};
 #[cfg(feature = "client")]
 pub use worker::{

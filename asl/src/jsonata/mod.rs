@@ -156,10 +156,10 @@ pub fn default_engine() -> &'static dyn Engine {
     ENGINE.get_or_init(core_engine::CoreEngine::default)
 }
 
-/// `{% ... %}`: whether a string is a JSONata expression.
+/// `{% ... %}`: whether a string is a JSONata expression. The delimiters
+/// must open and close the string: `" {% x %} "` is a plain string, as on AWS.
 pub fn is_expression(s: &str) -> bool {
-    let t = s.trim();
-    t.len() >= 4 && t.starts_with("{%") && t.ends_with("%}")
+    s.len() >= 4 && s.starts_with("{%") && s.ends_with("%}")
 }
 
 /// A compiled `{% ... %}` expression.
@@ -172,8 +172,7 @@ pub struct Expression {
 impl Expression {
     /// Parses a `{% ... %}` string (the delimiters are required).
     pub fn parse(text: &str) -> Result<Expression, String> {
-        let t = text.trim();
-        let inner = t
+        let inner = text
             .strip_prefix("{%")
             .and_then(|s| s.strip_suffix("%}"))
             .ok_or_else(|| "a JSONata expression must be written as '{% ... %}'".to_owned())?;

@@ -13,13 +13,14 @@ pub use redrive::not_redrivable;
 
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
+use crate::integrations::{CallOutcome, Integrations};
 use crate::store::{
     ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionRecord, MapRunRecord,
     StateMachineRecord, Store, StoreError, Write,
 };
 use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
-use runtime::{ChildMode, Cx, NewEvent, Request, Runtime, to_text};
+use runtime::{ChildMode, Cx, IntegrationCall, NewEvent, Request, Runtime, to_text};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -55,6 +56,8 @@ pub struct EngineConfig {
     pub scope: ArnScope,
     /// Multiplies Wait and Retry delays (1.0 = real time).
     pub wait_scale: f64,
+    /// Service calls and mocks for Task states.
+    pub integrations: Arc<Integrations>,
 }
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
@@ -251,6 +254,12 @@ pub enum Command {
         token: String,
         reply: Reply<()>,
     },
+    /// A task's service call answered (sent by the engine's own call tasks).
+    IntegrationDone {
+        execution: String,
+        scheduled_id: i64,
+        outcome: CallOutcome,
+    },
     TagResource {
         arn: String,
         tags: Vec<(String, String)>,
@@ -412,6 +421,10 @@ pub struct Engine {
     round: u64,
     /// The last round whose commit finished.
     committed_round: u64,
+    /// The engine's own command channel, for answers of service calls.
+    self_tx: Option<mpsc::WeakSender<Command>>,
+    /// Service calls to make once the engine runs (taken up after a restart).
+    resumed_calls: Vec<(String, IntegrationCall)>,
 }
 
 /// Shares definitions between the executions a restart resumes, as they
@@ -522,6 +535,8 @@ impl Engine {
             stored_now: Vec::new(),
             round: 1,
             committed_round: 0,
+            self_tx: None,
+            resumed_calls: Vec::new(),
         };
         for rec in snap.state_machines {
             let opts = CompileOptions {
@@ -597,6 +612,14 @@ impl Engine {
             self.timers.insert((d, exec.rec.arn.clone()));
             exec.timer_at.push(d);
         }
+        for mut call in exec.rt.pending_service_calls() {
+            if stepwise_asl::resource::parse(&call.resource)
+                .is_ok_and(|r| r.pattern() == stepwise_asl::resource::Pattern::WaitForTaskToken)
+            {
+                call.token = Some(self.signer.sign(&exec.rec.arn, call.scheduled_id));
+            }
+            self.resumed_calls.push((exec.rec.arn.clone(), call));
+        }
         for (activity, id) in exec.rt.unstarted_activities() {
             self.queues
                 .entry(activity)
@@ -608,8 +631,12 @@ impl Engine {
     }
 
     /// Starts the engine task; it stops when `cancel` fires or every handle is dropped.
-    pub fn spawn(self, cancel: CancellationToken) -> (EngineHandle, tokio::task::JoinHandle<()>) {
+    pub fn spawn(
+        mut self,
+        cancel: CancellationToken,
+    ) -> (EngineHandle, tokio::task::JoinHandle<()>) {
         let (tx, rx) = mpsc::channel(65_536);
+        self.self_tx = Some(tx.downgrade());
         let handle = EngineHandle {
             tx,
             store: self.store.clone(),
@@ -621,6 +648,10 @@ impl Engine {
     }
 
     async fn run(mut self, mut rx: mpsc::Receiver<Command>, cancel: CancellationToken) {
+        // Service calls whose answers were lost with the last process are made again.
+        for (execution, call) in std::mem::take(&mut self.resumed_calls) {
+            self.make_call(execution, call);
+        }
         // Fire whatever became due while the server was down.
         self.fire_due_timers();
         self.flush().await;
@@ -1043,6 +1074,22 @@ impl Engine {
                 let r = self.task_answer(&token, Err(StatesError::new(error, cause)));
                 self.reply(reply, r);
             }
+            Command::IntegrationDone {
+                execution,
+                scheduled_id,
+                outcome,
+            } => match outcome {
+                CallOutcome::Done(result) => {
+                    self.deliver(&execution, scheduled_id, result);
+                }
+                CallOutcome::Submitted(output) => {
+                    if let Some(exec) = self.execs.remove(&execution) {
+                        self.step(exec, |rt, cx| {
+                            rt.task_submitted(cx, scheduled_id, &output);
+                        });
+                    }
+                }
+            },
             Command::SendTaskHeartbeat { token, reply } => {
                 let r = self.heartbeat(&token);
                 self.reply(reply, r);
@@ -1249,6 +1296,24 @@ impl Engine {
         sync: bool,
         parent: Option<(String, i64, ChildMode)>,
     ) -> Result<(String, i64), ApiError> {
+        // `<machine ARN>#<test case>` runs under a test case of the mock config.
+        let (machine_arn, mock_case) = match machine_arn.split_once('#') {
+            Some((m, case)) => {
+                let name = machine_name(m);
+                if !self
+                    .cfg
+                    .integrations
+                    .mocks()
+                    .is_some_and(|c| c.has_case(&name, case))
+                {
+                    return Err(ApiError::invalid_arn(format!(
+                        "Invalid Arn: '{machine_arn}': no test case '{case}' for state machine '{name}' in the mock config (--mock-config / SFN_MOCK_CONFIG)"
+                    )));
+                }
+                (m.to_owned(), Some(case.to_owned()))
+            }
+            None => (machine_arn, None),
+        };
         let (entry, machine_arn, version_arn, alias_arn, arn, exec_name, input_value) =
             match self.prepare_start(&machine_arn, name, &input, sync)? {
                 Prepared::New {
@@ -1287,6 +1352,7 @@ impl Engine {
         };
         let seed = uuid::Uuid::new_v4().as_u64_pair().0;
         let mut rt = Runtime::new(&entry.compiled, input_value.clone(), now, seed);
+        rt.mock_case = mock_case;
         let limit = if express {
             EXPRESS_MAX_MS
         } else {
@@ -1409,6 +1475,17 @@ impl Engine {
     fn step(&mut self, mut exec: Exec, op: impl FnOnce(&mut Runtime, &mut Cx<'_>)) {
         let now = self.clock.now_ms();
         let arn = exec.rec.arn.clone();
+        // A test case of the mock config answers for the states it mocks.
+        let mocks = self.cfg.integrations.mocks();
+        let mock_case = exec.rt.mock_case.clone().filter(|_| mocks.is_some());
+        let mock_machine = mock_case
+            .as_ref()
+            .map(|_| machine_name(&exec.rec.state_machine_arn));
+        let mock_fn = |state: &str, n: u32| match (mocks, &mock_case, &mock_machine) {
+            (Some(m), Some(case), Some(machine)) => m.result(machine, case, state, n),
+            _ => None,
+        };
+        let mock: Option<runtime::MockFn<'_>> = mock_case.as_ref().map(|_| &mock_fn as _);
         let (events, requests) = {
             let activities = &self.activities;
             let exists = |a: &str| activities.contains_key(a);
@@ -1428,12 +1505,14 @@ impl Engine {
                 region: &self.cfg.scope.region,
                 account: &self.cfg.scope.account,
                 execution_arn: &arn,
+                mock,
             };
             op(&mut exec.rt, &mut cx);
             (cx.events, cx.requests)
         };
         self.record(&mut exec, events);
         let mut children = Vec::new();
+        let mut delivers = Vec::new();
         for r in requests {
             match r {
                 Request::Timer { at } => {
@@ -1466,6 +1545,11 @@ impl Engine {
                         self.batch.push(Write::PutMapRun(record));
                     }
                 }
+                Request::Integration(call) => self.make_call(arn.clone(), call),
+                Request::Deliver {
+                    scheduled_id,
+                    result,
+                } => delivers.push((scheduled_id, result)),
             }
         }
         if let Some(d) = exec.rt.deadline
@@ -1485,6 +1569,9 @@ impl Engine {
                 self.execs.insert(arn.clone(), exec);
                 for (scheduled_id, machine_arn, input, name, mode) in children {
                     self.start_child(&arn, scheduled_id, machine_arn, input, name, mode);
+                }
+                for (scheduled_id, result) in delivers {
+                    self.deliver(&arn, scheduled_id, result);
                 }
             }
         }
@@ -1630,6 +1717,37 @@ impl Engine {
             found = rt.task_result(cx, scheduled_id, result)
         });
         found
+    }
+
+    /// Makes a task's service call once the round that scheduled it is
+    /// durable; its answer comes back as [`Command::IntegrationDone`].
+    fn make_call(&mut self, execution: String, call: IntegrationCall) {
+        let (Some(tx), integrations, region) = (
+            self.self_tx.clone(),
+            self.cfg.integrations.clone(),
+            self.cfg.scope.region.clone(),
+        ) else {
+            // Not running yet (loading): made when the engine starts.
+            self.resumed_calls.push((execution, call));
+            return;
+        };
+        self.effects.push(Box::new(move |ok| {
+            if !ok {
+                return;
+            }
+            tokio::spawn(async move {
+                let outcome = integrations.call(&call, &region).await;
+                if let Some(tx) = tx.upgrade() {
+                    let _ = tx
+                        .send(Command::IntegrationDone {
+                            execution,
+                            scheduled_id: call.scheduled_id,
+                            outcome,
+                        })
+                        .await;
+                }
+            });
+        }));
     }
 
     fn start_child(

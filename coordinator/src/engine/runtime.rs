@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use stepwise_asl::model::{MapMode, StateKind, StateMachine, StatePhase};
+use stepwise_asl::resource::{self, Pattern, Resource as AslResource};
 use stepwise_asl::step::{self, Action, Outcome, StepContext, WaitUntil};
 use stepwise_asl::{StatesError, Variables, names};
 
@@ -73,6 +74,14 @@ pub enum TaskKind {
     Callback,
     /// A nested execution on this coordinator (`states:startExecution.sync`).
     ChildExecution { child: String, output_json: bool },
+    /// A call to a service (or a Lambda function), made by the engine's
+    /// integrations after the round commits.
+    Service {
+        /// `.waitForTaskToken`: once the call is made, wait for the token.
+        wait_token: bool,
+        /// The call was made (`TaskSubmitted` recorded).
+        submitted: bool,
+    },
 }
 
 /// A task the frame waits on.
@@ -90,8 +99,29 @@ pub struct TaskWait {
     pub heartbeat_at: Option<i64>,
     /// Handed to a worker (ActivityStarted recorded).
     pub started: bool,
-    /// The event type prefix: `Activity` or `Task`.
+    /// The event type prefix: `Activity`, `Task` or `LambdaFunction`.
     pub event_prefix: String,
+    /// The `resourceType` of `Task...` events (`lambda`, `states`, `aws-sdk:s3`...).
+    #[serde(default)]
+    pub resource_type: String,
+}
+
+/// Which family of history events a task records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EventPrefix {
+    Activity,
+    Task,
+    LambdaFunction,
+}
+
+impl EventPrefix {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventPrefix::Activity => "Activity",
+            EventPrefix::Task => "Task",
+            EventPrefix::LambdaFunction => "LambdaFunction",
+        }
+    }
 }
 
 /// What a frame does after its state was entered.
@@ -338,6 +368,12 @@ pub struct Runtime {
     /// of the execution has its own id and token.
     #[serde(default)]
     pub next_quiet_task: i64,
+    /// The mock test case this execution runs under (`<machine ARN>#<case>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock_case: Option<String>,
+    /// How often each mocked state was invoked (its next mocked response).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub mock_calls: BTreeMap<String, u32>,
     /// Set while a Parallel/Map failure from its children is being applied.
     #[serde(skip)]
     pub children_failed: bool,
@@ -367,6 +403,14 @@ pub enum Request {
     Activity { activity: String, scheduled_id: i64 },
     /// Store a distributed Map's run record.
     MapRun(crate::store::MapRunRecord),
+    /// Call a service for a task (after the round commits).
+    Integration(IntegrationCall),
+    /// Report a task's result at once (a mocked response): the engine
+    /// delivers it once this step is recorded.
+    Deliver {
+        scheduled_id: i64,
+        result: Result<Value, StatesError>,
+    },
     /// Start a nested execution.
     StartChild {
         scheduled_id: i64,
@@ -375,6 +419,21 @@ pub enum Request {
         name: Option<String>,
         mode: ChildMode,
     },
+}
+
+/// A service call a task makes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IntegrationCall {
+    pub scheduled_id: i64,
+    /// The Task state's name.
+    pub state: String,
+    /// The `Resource` ARN.
+    pub resource: String,
+    /// The effective parameters (after `Parameters`/`Arguments`).
+    pub parameters: Value,
+    /// The task token, for `.waitForTaskToken`.
+    pub token: Option<String>,
+    pub timeout_seconds: Option<u64>,
 }
 
 /// How a parent waits on a nested execution.
@@ -415,7 +474,13 @@ pub struct Cx<'a> {
     pub account: &'a str,
     /// Execution ARN, for child execution names.
     pub execution_arn: &'a str,
+    /// The execution's mock test case: the mocked response of a state's
+    /// `n`th invocation (`None`: the state is not mocked).
+    pub mock: Option<MockFn<'a>>,
 }
+
+/// Answers the mocked response of a state's `n`th invocation.
+pub type MockFn<'a> = &'a dyn Fn(&str, u32) -> Option<Result<Value, StatesError>>;
 
 impl Runtime {
     /// A new runtime starting at the machine's `StartAt` with `input`.
@@ -428,6 +493,8 @@ impl Runtime {
             seed,
             timed_out: Vec::new(),
             next_quiet_task: 0,
+            mock_case: None,
+            mock_calls: BTreeMap::new(),
             children_failed: false,
             entered_text: Cached::default(),
         }
@@ -831,8 +898,25 @@ impl Runtime {
         if f.quiet {
             self.next_quiet_task += 1;
         }
-        let (kind, prefix) = match classify_resource(&resource) {
-            Resource::Activity => {
+        let Ok(parsed) = resource::parse(&resource) else {
+            // Compiled definitions hold only resources `parse` accepts.
+            let e = StatesError::new(
+                names::TASK_FAILED,
+                format!("The resource '{resource}' is not recognized."),
+            );
+            let raw = f.input.clone();
+            return self.complete_task(cx, f, &raw, Err(e));
+        };
+        // A test case's mocked response stands in for the task's work.
+        let mocked = cx.mock.and_then(|mock| {
+            let n = self.mock_calls.get(&f.state).copied().unwrap_or(0);
+            let r = mock(&f.state, n)?;
+            self.mock_calls.insert(f.state.clone(), n + 1);
+            Some(r)
+        });
+        let pattern = parsed.pattern();
+        let (kind, prefix) = match (&parsed, mocked.is_some()) {
+            (AslResource::Activity, false) => {
                 if !(cx.activity_exists)(&resource) {
                     let e = StatesError::runtime(format!(
                         "An error occurred while executing the state '{}' (entered at the event id #{}). The activity {} does not exist.",
@@ -844,10 +928,22 @@ impl Runtime {
                     TaskKind::Activity {
                         activity: resource.clone(),
                     },
-                    "Activity",
+                    EventPrefix::Activity,
                 )
             }
-            Resource::StartExecution(mode) => {
+            (AslResource::Activity, true) => (TaskKind::Callback, EventPrefix::Activity),
+            (
+                AslResource::Service {
+                    service, action, ..
+                },
+                false,
+            ) if service == "states" && action == "startExecution" => {
+                let mode = match pattern {
+                    Pattern::RequestResponse => ChildMode::Fire,
+                    Pattern::Sync => ChildMode::Sync,
+                    Pattern::Sync2 => ChildMode::Sync2,
+                    Pattern::WaitForTaskToken => ChildMode::Token,
+                };
                 let Some(machine_arn) = input
                     .get("StateMachineArn")
                     .and_then(Value::as_str)
@@ -886,49 +982,62 @@ impl Runtime {
                         output_json: mode == ChildMode::Sync2,
                     },
                 };
-                (kind, "Task")
+                (kind, EventPrefix::Task)
             }
-            Resource::Unsupported => {
-                let e = StatesError::new(
-                    names::TASK_FAILED,
-                    format!(
-                        "The resource '{resource}' is not supported by this coordinator: Task states can run activities and states:startExecution(.sync, .sync:2, .waitForTaskToken)."
-                    ),
-                );
-                // Not retriable/catchable differently from any task failure.
-                let raw = f.input.clone();
-                return self.complete_task(cx, f, &raw, Err(e));
+            (AslResource::LambdaFunction { .. }, _) => (
+                TaskKind::Service {
+                    submitted: false,
+                    wait_token: false,
+                },
+                EventPrefix::LambdaFunction,
+            ),
+            (_, _) => (
+                TaskKind::Service {
+                    submitted: false,
+                    wait_token: pattern == Pattern::WaitForTaskToken,
+                },
+                EventPrefix::Task,
+            ),
+        };
+        let resource_type = parsed.resource_type();
+        let resource_name = parsed.resource_name();
+        let text = to_text(&input);
+        let (event, details) = match prefix {
+            EventPrefix::Activity => {
+                let mut d = json!({"resource": resource, "input": text, "inputDetails": {"truncated": false}});
+                if let Some(t) = timeout_seconds {
+                    d["timeoutInSeconds"] = json!(t);
+                }
+                if let Some(h) = heartbeat_seconds {
+                    d["heartbeatInSeconds"] = json!(h);
+                }
+                (
+                    "ActivityScheduled",
+                    json!({"activityScheduledEventDetails": d}),
+                )
+            }
+            EventPrefix::LambdaFunction => {
+                let mut d = json!({"resource": resource, "input": text, "inputDetails": {"truncated": false}});
+                if let Some(t) = timeout_seconds {
+                    d["timeoutInSeconds"] = json!(t);
+                }
+                (
+                    "LambdaFunctionScheduled",
+                    json!({"lambdaFunctionScheduledEventDetails": d}),
+                )
+            }
+            EventPrefix::Task => {
+                let mut d = json!({"resourceType": resource_type, "resource": resource_name, "region": cx.region, "parameters": text});
+                if let Some(t) = timeout_seconds {
+                    d["timeoutInSeconds"] = json!(t);
+                }
+                if let Some(h) = heartbeat_seconds {
+                    d["heartbeatInSeconds"] = json!(h);
+                }
+                ("TaskScheduled", json!({"taskScheduledEventDetails": d}))
             }
         };
-        let details_key = if prefix == "Activity" {
-            "activityScheduledEventDetails"
-        } else {
-            "taskScheduledEventDetails"
-        };
-        let mut details = json!({"resource": resource, "input": to_text(&input), "inputDetails": {"truncated": false}});
-        if let Some(t) = timeout_seconds {
-            details["timeoutInSeconds"] = json!(t);
-        }
-        if let Some(h) = heartbeat_seconds {
-            details["heartbeatInSeconds"] = json!(h);
-        }
-        if prefix == "Task" {
-            details["resourceType"] = json!("states");
-            details["region"] = json!(cx.region);
-            details["parameters"] = details["input"].clone();
-        }
-        let event = if prefix == "Activity" {
-            "ActivityScheduled"
-        } else {
-            "TaskScheduled"
-        };
-        let id = self.emit(
-            cx,
-            &mut f.last_event,
-            f.quiet,
-            event,
-            json!({ details_key: details }),
-        );
+        let id = self.emit(cx, &mut f.last_event, f.quiet, event, details);
         debug_assert!(f.quiet || id == scheduled_id);
         let timeout_at = timeout_seconds.map(|s| cx.now + (s as i64) * 1000);
         if let Some(at) = timeout_at {
@@ -940,31 +1049,135 @@ impl Runtime {
                 scheduled_id,
             });
         }
-        let is_child = matches!(kind, TaskKind::ChildExecution { .. } | TaskKind::Callback)
-            && prefix == "Task";
+        let started_now = !matches!(kind, TaskKind::Activity { .. });
+        let service_call = matches!(kind, TaskKind::Service { .. }) && mocked.is_none();
         f.pending = Pending::Task(TaskWait {
             scheduled_id,
             kind,
-            resource,
-            input,
+            resource: resource.clone(),
+            input: input.clone(),
             timeout_at,
             heartbeat_seconds,
             heartbeat_at: None,
             started: false,
-            event_prefix: prefix.to_owned(),
+            event_prefix: prefix.as_str().to_owned(),
+            resource_type: resource_type.clone(),
         });
-        if is_child {
-            // The nested execution is started by the engine after the commit;
-            // record TaskStarted now so the history reads as AWS's does.
-            let resource = match &f.pending {
-                Pending::Task(t) => t.resource.clone(),
-                _ => String::new(),
-            };
-            self.emit(cx, &mut f.last_event, f.quiet, "TaskStarted", json!({"taskStartedEventDetails": {"resource": resource, "resourceType": "states"}}));
-            if let Pending::Task(t) = &mut f.pending {
-                t.started = true;
-            }
+        if started_now {
+            // Work that is not handed to a poller starts at once; record
+            // its start now so the history reads as AWS's does.
+            self.mark_started(cx, f, "");
         }
+        if let Some(mut result) = mocked {
+            // A function's mocked response is given in `lambda:invoke`'s
+            // shape; a Task naming the function's ARN gets its payload.
+            if prefix == EventPrefix::LambdaFunction
+                && let Ok(Value::Object(o)) = &mut result
+                && let Some(payload) = o.remove("Payload")
+            {
+                result = Ok(payload);
+            }
+            // A mocked `.sync` or `.waitForTaskToken` task was submitted first.
+            if prefix == EventPrefix::Task
+                && matches!(
+                    pattern,
+                    Pattern::Sync | Pattern::Sync2 | Pattern::WaitForTaskToken
+                )
+            {
+                self.emit(cx, &mut f.last_event, f.quiet, "TaskSubmitted", json!({"taskSubmittedEventDetails": {"resourceType": resource_type, "resource": resource_name, "output": "{}", "outputDetails": {"truncated": false}}}));
+            }
+            cx.requests.push(Request::Deliver {
+                scheduled_id,
+                result,
+            });
+        } else if service_call {
+            let token =
+                (pattern == Pattern::WaitForTaskToken).then(|| (cx.token_for)(scheduled_id));
+            cx.requests.push(Request::Integration(IntegrationCall {
+                scheduled_id,
+                state: f.state.clone(),
+                resource,
+                parameters: input,
+                token,
+                timeout_seconds,
+            }));
+        }
+    }
+
+    /// Records that a task's work started (`...Started`), arming its heartbeat.
+    fn mark_started(&mut self, cx: &mut Cx<'_>, f: &mut Frame, worker: &str) {
+        let Pending::Task(t) = &mut f.pending else {
+            return;
+        };
+        if t.started {
+            return;
+        }
+        t.started = true;
+        if let Some(h) = t.heartbeat_seconds {
+            let at = cx.now + (h as i64) * 1000;
+            t.heartbeat_at = Some(at);
+            cx.requests.push(Request::Timer { at });
+        }
+        let (event, details) = match t.event_prefix.as_str() {
+            "Activity" => (
+                "ActivityStarted",
+                json!({"activityStartedEventDetails": {"workerName": worker}}),
+            ),
+            "LambdaFunction" => ("LambdaFunctionStarted", json!({})),
+            _ => {
+                let resource_name = resource::parse(&t.resource)
+                    .map(|r| r.resource_name())
+                    .unwrap_or_default();
+                (
+                    "TaskStarted",
+                    json!({"taskStartedEventDetails": {"resourceType": t.resource_type, "resource": resource_name}}),
+                )
+            }
+        };
+        self.emit(cx, &mut f.last_event, f.quiet, event, details);
+    }
+
+    /// Records that a service call of a `.sync` or `.waitForTaskToken` task
+    /// was made (`TaskSubmitted` with the service's answer); the task now
+    /// waits for its job or its token. `false` when there is no such task.
+    pub fn task_submitted(&mut self, cx: &mut Cx<'_>, scheduled_id: i64, output: &Value) -> bool {
+        self.with_task_frame(scheduled_id, cx, |rt, cx, f| {
+            let Pending::Task(t) = &mut f.pending else {
+                return;
+            };
+            let TaskKind::Service { submitted, .. } = &mut t.kind else {
+                return;
+            };
+            *submitted = true;
+            let resource_name = resource::parse(&t.resource)
+                .map(|r| r.resource_name())
+                .unwrap_or_default();
+            let details = json!({"taskSubmittedEventDetails": {"resourceType": t.resource_type, "resource": resource_name, "output": to_text(output), "outputDetails": {"truncated": false}}});
+            rt.emit(cx, &mut f.last_event, f.quiet, "TaskSubmitted", details);
+        })
+    }
+
+    /// Service calls this runtime waits on that were not made yet or whose
+    /// answer was lost with the process (re-made after a restart).
+    pub fn pending_service_calls(&self) -> Vec<IntegrationCall> {
+        let mut out = Vec::new();
+        self.root.walk(&mut |f| {
+            if let Pending::Task(t) = &f.pending
+                && let TaskKind::Service {
+                    submitted: false, ..
+                } = t.kind
+            {
+                out.push(IntegrationCall {
+                    scheduled_id: t.scheduled_id,
+                    state: f.state.clone(),
+                    resource: t.resource.clone(),
+                    parameters: t.input.clone(),
+                    token: None,
+                    timeout_seconds: None,
+                });
+            }
+        });
+        out
     }
 
     /// Applies an outcome to a frame: records the exit (or failure) events,
@@ -1340,29 +1553,14 @@ impl Runtime {
     ) -> Option<Value> {
         let mut input = None;
         self.with_task_frame(scheduled_id, cx, |rt, cx, f| {
-            let Pending::Task(t) = &mut f.pending else {
+            let Pending::Task(t) = &f.pending else {
                 return;
             };
             if t.started {
                 return;
             }
-            t.started = true;
-            if let Some(h) = t.heartbeat_seconds {
-                let at = cx.now + (h as i64) * 1000;
-                t.heartbeat_at = Some(at);
-                cx.requests.push(Request::Timer { at });
-            }
             input = Some(t.input.clone());
-            let prefix = t.event_prefix.clone();
-            if prefix == "Activity" {
-                rt.emit(
-                    cx,
-                    &mut f.last_event,
-                    f.quiet,
-                    "ActivityStarted",
-                    json!({"activityStartedEventDetails": {"workerName": worker}}),
-                );
-            }
+            rt.mark_started(cx, f, worker);
         });
         input
     }
@@ -1378,11 +1576,17 @@ impl Runtime {
             let Pending::Task(t) = &f.pending else { return };
             let prefix = t.event_prefix.clone();
             let resource = t.resource.clone();
+            let resource_type = t.resource_type.clone();
+            let resource_name = resource::parse(&resource)
+                .map(|r| r.resource_name())
+                .unwrap_or_default();
             let (ev, details) = match (&result, prefix.as_str()) {
                 (Ok(v), "Activity") => ("ActivitySucceeded", json!({"activitySucceededEventDetails": {"output": to_text(v), "outputDetails": {"truncated": false}}})),
                 (Err(e), "Activity") => ("ActivityFailed", json!({"activityFailedEventDetails": {"error": e.error, "cause": e.cause}})),
-                (Ok(v), _) => ("TaskSucceeded", json!({"taskSucceededEventDetails": {"resource": resource, "resourceType": "states", "output": to_text(v), "outputDetails": {"truncated": false}}})),
-                (Err(e), _) => ("TaskFailed", json!({"taskFailedEventDetails": {"resource": resource, "resourceType": "states", "error": e.error, "cause": e.cause}})),
+                (Ok(v), "LambdaFunction") => ("LambdaFunctionSucceeded", json!({"lambdaFunctionSucceededEventDetails": {"output": to_text(v), "outputDetails": {"truncated": false}}})),
+                (Err(e), "LambdaFunction") => ("LambdaFunctionFailed", json!({"lambdaFunctionFailedEventDetails": {"error": e.error, "cause": e.cause}})),
+                (Ok(v), _) => ("TaskSucceeded", json!({"taskSucceededEventDetails": {"resource": resource_name, "resourceType": resource_type, "output": to_text(v), "outputDetails": {"truncated": false}}})),
+                (Err(e), _) => ("TaskFailed", json!({"taskFailedEventDetails": {"resource": resource_name, "resourceType": resource_type, "error": e.error, "cause": e.cause}})),
             };
             rt.emit(cx, &mut f.last_event, f.quiet, ev, details);
             let raw = f.input.clone();
@@ -1444,15 +1648,13 @@ impl Runtime {
             self.with_task_frame(id, cx, |rt, cx, f| {
                 let Pending::Task(t) = &f.pending else { return };
                 let prefix = t.event_prefix.clone();
-                let ev = if prefix == "Activity" {
-                    "ActivityTimedOut"
-                } else {
-                    "TaskTimedOut"
-                };
-                let key = if prefix == "Activity" {
-                    "activityTimedOutEventDetails"
-                } else {
-                    "taskTimedOutEventDetails"
+                let (ev, key) = match prefix.as_str() {
+                    "Activity" => ("ActivityTimedOut", "activityTimedOutEventDetails"),
+                    "LambdaFunction" => (
+                        "LambdaFunctionTimedOut",
+                        "lambdaFunctionTimedOutEventDetails",
+                    ),
+                    _ => ("TaskTimedOut", "taskTimedOutEventDetails"),
                 };
                 rt.emit(
                     cx,
@@ -1579,34 +1781,6 @@ fn find_task(f: &mut Frame, id: i64) -> Option<&mut Frame> {
             .find_map(|ch| find_task(ch, id)),
         _ => None,
     }
-}
-
-/// What kind of resource a Task runs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Resource {
-    Activity,
-    StartExecution(ChildMode),
-    Unsupported,
-}
-
-/// Classifies a Task `Resource`.
-pub fn classify_resource(resource: &str) -> Resource {
-    let parts: Vec<&str> = resource.splitn(6, ':').collect();
-    if parts.len() == 6 && parts[2] == "states" {
-        if parts[5].starts_with("activity:") {
-            return Resource::Activity;
-        }
-        match parts[5] {
-            "states:startExecution" => return Resource::StartExecution(ChildMode::Fire),
-            "states:startExecution.sync" => return Resource::StartExecution(ChildMode::Sync),
-            "states:startExecution.sync:2" => return Resource::StartExecution(ChildMode::Sync2),
-            "states:startExecution.waitForTaskToken" => {
-                return Resource::StartExecution(ChildMode::Token);
-            }
-            _ => {}
-        }
-    }
-    Resource::Unsupported
 }
 
 fn scale(ms: f64, factor: f64) -> i64 {
@@ -1764,6 +1938,7 @@ mod tests {
             region: "us-east-1",
             account: "123456789012",
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
+            mock: None,
         };
         rt.drive(&mut cx);
         let events = std::mem::take(&mut cx.events);
@@ -1842,5 +2017,135 @@ mod tests {
         assert_eq!(details["error"], json!("States.QueryEvaluationError"));
         let Some(Err(e)) = rt.result() else { panic!() };
         assert_eq!(e.error, "States.QueryEvaluationError");
+    }
+
+    fn drive_with(
+        m: &StateMachine,
+        rt: &mut Runtime,
+        now: i64,
+        mock: Option<MockFn<'_>>,
+        op: impl FnOnce(&mut Runtime, &mut Cx<'_>),
+    ) -> (Vec<NewEvent>, Vec<Request>) {
+        let mut context = json!({"Execution": {"Id": "arn:x"}});
+        let vars = Variables::new();
+        let exists = |_: &str| true;
+        let token = |id: i64| format!("token-{id}");
+        let mut cx = Cx {
+            machine: m,
+            context: &mut context,
+            vars: &vars,
+            now: 0,
+            wait_scale: 1.0,
+            history: true,
+            events: Vec::new(),
+            requests: Vec::new(),
+            activity_exists: &exists,
+            token_for: &token,
+            region: "us-east-1",
+            account: "123456789012",
+            execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
+            mock,
+        };
+        cx.now = now;
+        op(rt, &mut cx);
+        (cx.events, cx.requests)
+    }
+
+    #[test]
+    fn a_service_task_records_its_start_and_asks_for_the_call() {
+        let m = compile(
+            &json!({"StartAt": "Q", "States": {"Q": {"Type": "Task",
+                "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": "q", "MessageBody": {"t.$": "$$.Task.Token"}}, "End": true}}}),
+            CompileOptions::default(),
+        )
+        .unwrap();
+        let mut rt = Runtime::new(&m, json!({}), 0, 1);
+        let (events, requests) = drive_with(&m, &mut rt, 0, None, |rt, cx| rt.drive(cx));
+        let types: Vec<_> = events.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, ["TaskStateEntered", "TaskScheduled", "TaskStarted"]);
+        let scheduled: Value = serde_json::from_str(&events[1].details).unwrap();
+        assert_eq!(
+            scheduled["taskScheduledEventDetails"]["resourceType"],
+            "sqs"
+        );
+        assert_eq!(
+            scheduled["taskScheduledEventDetails"]["resource"],
+            "sendMessage.waitForTaskToken"
+        );
+        let call = requests
+            .iter()
+            .find_map(|r| match r {
+                Request::Integration(c) => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(call.token.as_deref(), Some("token-3"));
+        assert_eq!(call.parameters["MessageBody"]["t"], "token-3");
+        // The call was made: TaskSubmitted, then the token's answer ends it.
+        let (events, _) = drive_with(&m, &mut rt, 0, None, |rt, cx| {
+            assert!(rt.task_submitted(cx, 3, &json!({"MessageId": "m"})));
+            assert!(rt.task_result(cx, 3, Ok(json!({"ok": true}))));
+        });
+        let types: Vec<_> = events.iter().map(|e| e.event_type).collect();
+        assert_eq!(types, ["TaskSubmitted", "TaskSucceeded", "TaskStateExited"]);
+        assert_eq!(rt.result(), Some(&Ok(json!({"ok": true}))));
+        assert!(rt.pending_service_calls().is_empty());
+    }
+
+    #[test]
+    fn a_mocked_function_answers_its_payload_by_invocation() {
+        let m = compile(
+            &json!({"StartAt": "L", "States": {"L": {"Type": "Task",
+                "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+                "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 1, "BackoffRate": 1, "MaxAttempts": 3}], "End": true}}}),
+            CompileOptions::default(),
+        )
+        .unwrap();
+        let mut rt = Runtime::new(&m, json!({}), 0, 1);
+        let mock = |state: &str, n: u32| {
+            assert_eq!(state, "L");
+            Some(if n < 2 {
+                Err(StatesError::new("Boom", "c"))
+            } else {
+                Ok(json!({"StatusCode": 200, "Payload": {"n": n}}))
+            })
+        };
+        let mut all = Vec::new();
+        let (events, mut requests) = drive_with(&m, &mut rt, 0, Some(&mock), |rt, cx| rt.drive(cx));
+        all.extend(events);
+        // Deliver mocked answers as the engine does, firing retry timers.
+        for step in 1..10 {
+            let now = step * 1000;
+            let Some(Request::Deliver {
+                scheduled_id,
+                result,
+            }) = requests
+                .iter()
+                .find(|r| matches!(r, Request::Deliver { .. }))
+                .cloned()
+            else {
+                let (events, next) =
+                    drive_with(&m, &mut rt, now, Some(&mock), |rt, cx| rt.fire_timers(cx));
+                all.extend(events);
+                requests = next;
+                if rt.result().is_some() {
+                    break;
+                }
+                continue;
+            };
+            let (events, next) = drive_with(&m, &mut rt, now, Some(&mock), |rt, cx| {
+                rt.task_result(cx, scheduled_id, result);
+            });
+            all.extend(events);
+            requests = next;
+        }
+        assert_eq!(rt.result(), Some(&Ok(json!({"n": 2}))));
+        let failed = all
+            .iter()
+            .filter(|e| e.event_type == "LambdaFunctionFailed")
+            .count();
+        assert_eq!(failed, 2);
+        assert_eq!(rt.mock_calls.get("L"), Some(&3));
     }
 }

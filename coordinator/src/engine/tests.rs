@@ -224,6 +224,9 @@ fn config() -> EngineConfig {
             account: "123456789012".into(),
         },
         wait_scale: 1.0,
+        integrations: std::sync::Arc::new(
+            crate::integrations::Integrations::from_env().expect("integrations"),
+        ),
     }
 }
 

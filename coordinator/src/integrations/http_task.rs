@@ -1,0 +1,169 @@
+//! The HTTP Task (`arn:aws:states:::http:invoke`): any HTTPS API, with the
+//! authentication of a connection named by `Authentication.ConnectionArn`
+//! and defined in the coordinator's config (basic, API key, or OAuth client
+//! credentials).
+
+use super::{Connection, Integrations, as_text, encode_form, encode_segment, missing};
+use serde_json::{Map, Value, json};
+use stepwise_asl::StatesError;
+
+/// `arn:aws:states:::http:invoke`.
+pub(super) async fn invoke(ig: &Integrations, p: &Value) -> Result<Value, StatesError> {
+    let endpoint = p
+        .get("ApiEndpoint")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("http:invoke", "ApiEndpoint"))?;
+    let method = p
+        .get("Method")
+        .and_then(Value::as_str)
+        .ok_or_else(|| missing("http:invoke", "Method"))?;
+    let method =
+        reqwest::Method::from_bytes(method.to_ascii_uppercase().as_bytes()).map_err(|_| {
+            StatesError::new(
+                "States.Runtime",
+                format!("'{method}' is not an HTTP method"),
+            )
+        })?;
+    let mut url = endpoint.to_owned();
+    if let Some(q) = p.get("QueryParameters").and_then(Value::as_object) {
+        let pairs: Vec<(String, String)> = q.iter().map(|(k, v)| (k.clone(), as_text(v))).collect();
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&encode_form(&pairs));
+    }
+    let mut req = ig.http.request(method, &url);
+    if let Some(h) = p.get("Headers").and_then(Value::as_object) {
+        for (k, v) in h {
+            req = req.header(k, as_text(v));
+        }
+    }
+    if let Some(arn) = p
+        .pointer("/Authentication/ConnectionArn")
+        .and_then(Value::as_str)
+    {
+        let conn = ig
+            .settings
+            .connections
+            .iter()
+            .find(|c| c.arn == arn)
+            .ok_or_else(|| {
+                StatesError::new(
+                    "States.Http.Socket",
+                    format!("The connection {arn} is not defined in the coordinator's [[integrations.connections]]"),
+                )
+            })?;
+        req = authenticate(ig, conn, req).await?;
+    }
+    if let Some(body) = p.get("RequestBody") {
+        let form = p
+            .pointer("/Transform/RequestBodyEncoding")
+            .and_then(Value::as_str)
+            == Some("URL_ENCODED");
+        req = match (form, body) {
+            (true, Value::Object(o)) => {
+                let pairs: Vec<(String, String)> =
+                    o.iter().map(|(k, v)| (k.clone(), as_text(v))).collect();
+                req.header("content-type", "application/x-www-form-urlencoded")
+                    .body(encode_form(&pairs))
+            }
+            (_, Value::String(s)) => req.body(s.clone()),
+            (_, v) => req
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(v).unwrap_or_default()),
+        };
+    }
+    let resp = req
+        .send()
+        .await
+        .map_err(|e| StatesError::new("States.Http.Socket", e.to_string()))?;
+    let status = resp.status();
+    let mut headers = Map::new();
+    for (k, v) in resp.headers() {
+        headers.insert(
+            k.as_str().to_owned(),
+            json!([String::from_utf8_lossy(v.as_bytes())]),
+        );
+    }
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| StatesError::new("States.Http.Socket", e.to_string()))?;
+    let body = serde_json::from_str::<Value>(&text).unwrap_or(Value::String(text));
+    let out = json!({
+        "Headers": headers,
+        "ResponseBody": body,
+        "StatusCode": status.as_u16(),
+        "StatusText": status.canonical_reason().unwrap_or_default(),
+    });
+    if !status.is_success() {
+        return Err(StatesError::new(
+            format!("States.Http.StatusCode.{}", status.as_u16()),
+            serde_json::to_string(&out).unwrap_or_default(),
+        ));
+    }
+    Ok(out)
+}
+
+async fn authenticate(
+    ig: &Integrations,
+    c: &Connection,
+    req: reqwest::RequestBuilder,
+) -> Result<reqwest::RequestBuilder, StatesError> {
+    let bad = |what: &str| {
+        StatesError::new(
+            "States.Http.Socket",
+            format!("The connection {} lacks {what}", c.arn),
+        )
+    };
+    match c.kind.as_str() {
+        "basic" => Ok(req.basic_auth(
+            c.username.clone().ok_or_else(|| bad("username"))?,
+            c.password.clone(),
+        )),
+        "api_key" => Ok(req.header(
+            c.api_key_name.clone().ok_or_else(|| bad("api_key_name"))?,
+            c.api_key_value
+                .clone()
+                .ok_or_else(|| bad("api_key_value"))?,
+        )),
+        "oauth_client_credentials" => {
+            let url = c.token_url.as_deref().ok_or_else(|| bad("token_url"))?;
+            let form = [
+                ("grant_type".to_owned(), "client_credentials".to_owned()),
+                (
+                    "client_id".to_owned(),
+                    c.client_id.clone().ok_or_else(|| bad("client_id"))?,
+                ),
+                (
+                    "client_secret".to_owned(),
+                    c.client_secret
+                        .clone()
+                        .ok_or_else(|| bad("client_secret"))?,
+                ),
+            ];
+            let token: Value = ig
+                .http
+                .post(url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(encode_form(&form))
+                .send()
+                .await
+                .map_err(|e| StatesError::new("States.Http.Socket", format!("OAuth token: {e}")))?
+                .json()
+                .await
+                .map_err(|e| StatesError::new("States.Http.Socket", format!("OAuth token: {e}")))?;
+            let t = token
+                .get("access_token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| bad("an access_token from its token_url"))?;
+            Ok(req.bearer_auth(t))
+        }
+        other => Err(StatesError::new(
+            "States.Http.Socket",
+            format!(
+                "The connection {} has kind '{other}'; expected basic, api_key or oauth_client_credentials ({})",
+                c.arn,
+                encode_segment(other)
+            ),
+        )),
+    }
+}

@@ -1,0 +1,323 @@
+//! Service integrations: the calls Task states make to AWS services (or any
+//! AWS-compatible endpoint), one file per service, and the mocks that stand
+//! in for them in users' test suites.
+//!
+//! The runtime decides that a task calls a service (`Request::Integration`);
+//! the engine hands the call here once the round is committed, and the
+//! answer comes back to the engine as the task's result (or, for
+//! `.waitForTaskToken`, as the `TaskSubmitted` output, the task then waiting
+//! for its token).
+
+mod aws;
+mod dynamodb;
+pub mod endpoints;
+mod events;
+mod http_task;
+mod lambda;
+pub mod mock;
+mod sns;
+mod sqs;
+
+use crate::engine::runtime::IntegrationCall;
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+use stepwise_asl::StatesError;
+use stepwise_asl::names;
+use stepwise_asl::resource::{self, Pattern, Resource};
+use stepwise_sdk::credentials::{ChainSettings, CredentialsChain};
+
+pub use endpoints::Endpoints;
+pub use mock::MockConfig;
+
+/// What became of a service call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum CallOutcome {
+    /// The task's result.
+    Done(Result<Value, StatesError>),
+    /// A `.waitForTaskToken` call was made: record `TaskSubmitted` with this
+    /// output and wait for the token.
+    Submitted(Value),
+}
+
+/// A Lambda function served on-premise by an activity: `lambda:invoke` (and
+/// a function ARN resource) of a function matching `function` is handed to
+/// pollers of `activity`, and the answer comes back in Lambda's output shape.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct LambdaActivity {
+    /// A function name or ARN; `*` matches any run of characters.
+    pub function: String,
+    /// The activity ARN whose workers run it.
+    pub activity: String,
+}
+
+/// An HTTP Task connection (`Authentication.ConnectionArn`), defined in the
+/// coordinator's config instead of EventBridge.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Connection {
+    /// The connection ARN the definition names.
+    pub arn: String,
+    /// `basic`, `api_key` or `oauth_client_credentials`.
+    pub kind: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub api_key_name: Option<String>,
+    #[serde(default)]
+    pub api_key_value: Option<String>,
+    /// OAuth token endpoint.
+    #[serde(default)]
+    pub token_url: Option<String>,
+    #[serde(default)]
+    pub client_id: Option<String>,
+    #[serde(default)]
+    pub client_secret: Option<String>,
+}
+
+/// The `[integrations]` section of the coordinator's config.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct IntegrationSettings {
+    /// Endpoint for every service (as `AWS_ENDPOINT_URL`).
+    pub endpoint_url: Option<String>,
+    /// Endpoints per service (`lambda`, `sns`, `sqs`, `dynamodb`, `events`...).
+    pub endpoints: BTreeMap<String, String>,
+    /// Lambda functions served by activities.
+    pub lambda_activities: Vec<LambdaActivity>,
+    /// HTTP Task connections.
+    pub connections: Vec<Connection>,
+    /// Seconds a call may take before the task fails with `States.Timeout`
+    /// (when the state sets no `TimeoutSeconds`). Default 60.
+    pub call_timeout_seconds: Option<u64>,
+}
+
+/// Makes service calls for tasks.
+pub struct Integrations {
+    mocks: Option<MockConfig>,
+    endpoints: Endpoints,
+    settings: IntegrationSettings,
+    http: reqwest::Client,
+    credentials: CredentialsChain,
+}
+
+impl std::fmt::Debug for Integrations {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Integrations")
+            .field("mocks", &self.mocks.is_some())
+            .field("endpoints", &self.endpoints)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why the integrations could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    #[error(transparent)]
+    Mock(#[from] mock::MockError),
+    #[error("integrations: {0}")]
+    Http(String),
+}
+
+impl Integrations {
+    /// Integrations with these settings, the endpoints of the environment
+    /// (`AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_<SERVICE>`, Step Functions
+    /// Local's `<SERVICE>_ENDPOINT`) and an optional mock file.
+    pub fn new(
+        settings: IntegrationSettings,
+        mocks: Option<MockConfig>,
+    ) -> Result<Self, SetupError> {
+        let endpoints = Endpoints::from_env_and(&settings);
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .build()
+            .map_err(|e| SetupError::Http(e.to_string()))?;
+        let credentials = CredentialsChain::new(ChainSettings::from_env())
+            .map_err(|e| SetupError::Http(e.to_string()))?;
+        Ok(Self {
+            mocks,
+            endpoints,
+            settings,
+            http,
+            credentials,
+        })
+    }
+
+    /// No mocks, endpoints from the environment only (tests and tools).
+    pub fn from_env() -> Result<Self, SetupError> {
+        Self::new(IntegrationSettings::default(), None)
+    }
+
+    /// The mock configuration, if one was loaded.
+    pub fn mocks(&self) -> Option<&MockConfig> {
+        self.mocks.as_ref()
+    }
+
+    /// The activity that serves a Lambda function, if the config maps one.
+    pub fn lambda_activity(&self, function: &str) -> Option<&str> {
+        self.settings
+            .lambda_activities
+            .iter()
+            .find(|m| glob(&m.function, function))
+            .map(|m| m.activity.as_str())
+    }
+
+    /// Makes a task's service call. `region` is the coordinator's.
+    pub async fn call(&self, call: &IntegrationCall, region: &str) -> CallOutcome {
+        let parsed = match resource::parse(&call.resource) {
+            Ok(r) => r,
+            Err(_) => {
+                return CallOutcome::Done(Err(unsupported(&call.resource)));
+            }
+        };
+        let limit = Duration::from_secs(
+            call.timeout_seconds
+                .or(self.settings.call_timeout_seconds)
+                .unwrap_or(60)
+                .max(1),
+        );
+        let fut = self.dispatch(&parsed, call, region);
+        let result = match tokio::time::timeout(limit, fut).await {
+            Ok(r) => r,
+            Err(_) => Err(StatesError::new(
+                names::TIMEOUT,
+                format!(
+                    "The call to {} did not answer within {} s",
+                    call.resource,
+                    limit.as_secs()
+                ),
+            )),
+        };
+        match (result, parsed.pattern()) {
+            (Ok(v), Pattern::WaitForTaskToken) => CallOutcome::Submitted(v),
+            (r, _) => CallOutcome::Done(r),
+        }
+    }
+
+    async fn dispatch(
+        &self,
+        parsed: &Resource,
+        call: &IntegrationCall,
+        default_region: &str,
+    ) -> Result<Value, StatesError> {
+        let p = &call.parameters;
+        match parsed {
+            Resource::LambdaFunction { region } => {
+                lambda::invoke_function(self, &call.resource, region, p).await
+            }
+            Resource::Service {
+                service,
+                action,
+                region,
+                ..
+            } => {
+                let region = region.as_deref().unwrap_or(default_region);
+                match (service.as_str(), action.as_str()) {
+                    ("lambda", "invoke") => lambda::invoke(self, region, p).await,
+                    ("sns", "publish") => sns::publish(self, region, p).await,
+                    ("sqs", "sendMessage") => sqs::send_message(self, region, p).await,
+                    ("dynamodb", a) => dynamodb::call(self, region, a, p).await,
+                    ("events", "putEvents") => events::put_events(self, region, p).await,
+                    ("http", "invoke") => http_task::invoke(self, p).await,
+                    _ => Err(unsupported(&call.resource)),
+                }
+            }
+            Resource::AwsSdk { .. } | Resource::Activity => Err(unsupported(&call.resource)),
+        }
+    }
+}
+
+/// The task failure for a resource this build cannot call.
+fn unsupported(resource: &str) -> StatesError {
+    StatesError::new(
+        names::TASK_FAILED,
+        format!(
+            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, http:invoke and states:startExecution, and run activities (or mock any Task with a mock config)."
+        ),
+    )
+}
+
+/// Whether `text` matches `pattern`, where `*` matches any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(i) => rest = &rest[i + mid.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// A JSON value as the text a service takes (strings as they are, others as JSON).
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => serde_json::to_string(other).unwrap_or_default(),
+    }
+}
+
+/// Percent-encodes a URL path segment or form value (RFC 3986 unreserved kept).
+fn encode_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `k=v&...`, percent-encoded.
+fn encode_form(pairs: &[(String, String)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode_segment(k), encode_segment(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// The failure for a parameter a service requires.
+fn missing(service: &str, field: &str) -> StatesError {
+    StatesError::new(
+        names::TASK_FAILED,
+        format!("The field '{field}' is required by {service} but was missing from the parameters"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_patterns() {
+        assert!(glob("resize", "resize"));
+        assert!(!glob("resize", "resize2"));
+        assert!(glob("resize-*", "resize-image"));
+        assert!(glob(
+            "*:function:img-*",
+            "arn:aws:lambda:us-east-1:1:function:img-x"
+        ));
+        assert!(glob("*", ""));
+        assert!(!glob("a*b*c", "acb"));
+        assert!(glob("a*b*c", "a-b-c"));
+    }
+
+    #[test]
+    fn as_text_keeps_strings_and_writes_json() {
+        assert_eq!(as_text(&Value::String("hi".into())), "hi");
+        assert_eq!(as_text(&serde_json::json!({"a": 1})), r#"{"a":1}"#);
+    }
+}
