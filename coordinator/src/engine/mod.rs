@@ -1486,6 +1486,11 @@ impl Engine {
             _ => None,
         };
         let mock: Option<runtime::MockFn<'_>> = mock_case.as_ref().map(|_| &mock_fn as _);
+        let integrations = self.cfg.integrations.clone();
+        let serve_lambda =
+            |function: &str| integrations.lambda_activity(function).map(str::to_owned);
+        let lambda_activity: Option<runtime::LambdaActivityFn<'_>> =
+            integrations.serves_lambdas().then_some(&serve_lambda as _);
         let (events, requests) = {
             let activities = &self.activities;
             let exists = |a: &str| activities.contains_key(a);
@@ -1506,6 +1511,7 @@ impl Engine {
                 account: &self.cfg.scope.account,
                 execution_arn: &arn,
                 mock,
+                lambda_activity,
             };
             op(&mut exec.rt, &mut cx);
             (cx.events, cx.requests)

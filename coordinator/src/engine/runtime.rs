@@ -104,6 +104,10 @@ pub struct TaskWait {
     /// The `resourceType` of `Task...` events (`lambda`, `states`, `aws-sdk:s3`...).
     #[serde(default)]
     pub resource_type: String,
+    /// A `lambda:invoke` served by an activity: the worker's answer is
+    /// wrapped in Lambda's output shape.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub lambda_shape: bool,
 }
 
 /// Which family of history events a task records.
@@ -477,7 +481,13 @@ pub struct Cx<'a> {
     /// The execution's mock test case: the mocked response of a state's
     /// `n`th invocation (`None`: the state is not mocked).
     pub mock: Option<MockFn<'a>>,
+    /// The activity that serves a Lambda function on-premise, if the
+    /// coordinator's config maps the function to one.
+    pub lambda_activity: Option<LambdaActivityFn<'a>>,
 }
+
+/// Answers the activity that serves a Lambda function (name or ARN), if any.
+pub type LambdaActivityFn<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Answers the mocked response of a state's `n`th invocation.
 pub type MockFn<'a> = &'a dyn Fn(&str, u32) -> Option<Result<Value, StatesError>>;
@@ -915,7 +925,50 @@ impl Runtime {
             Some(r)
         });
         let pattern = parsed.pattern();
+        // A Lambda function the config maps to an activity is handed to its
+        // workers (the payload as their input) instead of being called.
+        let served = match (&parsed, cx.lambda_activity, &mocked) {
+            (AslResource::LambdaFunction { .. }, Some(find), None) => {
+                find(&resource).map(|a| (a, input.clone(), false))
+            }
+            (
+                AslResource::Service {
+                    service, action, ..
+                },
+                Some(find),
+                None,
+            ) if service == "lambda"
+                && action == "invoke"
+                && pattern == Pattern::RequestResponse =>
+            {
+                input
+                    .get("FunctionName")
+                    .and_then(Value::as_str)
+                    .and_then(find)
+                    .map(|a| (a, input.get("Payload").cloned().unwrap_or(json!({})), true))
+            }
+            _ => None,
+        };
+        if let Some((activity, _, _)) = &served
+            && !(cx.activity_exists)(activity)
+        {
+            let e = StatesError::runtime(format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). The activity {} serving the Lambda function does not exist.",
+                f.state, f.entered_id, activity
+            ));
+            return self.apply(cx, f, Outcome::Fail(e));
+        }
         let (kind, prefix) = match (&parsed, mocked.is_some()) {
+            _ if served.is_some() => (
+                TaskKind::Activity {
+                    activity: served.as_ref().map(|s| s.0.clone()).unwrap_or_default(),
+                },
+                if matches!(parsed, AslResource::LambdaFunction { .. }) {
+                    EventPrefix::LambdaFunction
+                } else {
+                    EventPrefix::Task
+                },
+            ),
             (AslResource::Activity, false) => {
                 if !(cx.activity_exists)(&resource) {
                     let e = StatesError::runtime(format!(
@@ -1051,11 +1104,16 @@ impl Runtime {
         }
         let started_now = !matches!(kind, TaskKind::Activity { .. });
         let service_call = matches!(kind, TaskKind::Service { .. }) && mocked.is_none();
+        let (worker_input, lambda_shape) = match served {
+            Some((_, payload, wrap)) => (payload, wrap),
+            None => (input.clone(), false),
+        };
         f.pending = Pending::Task(TaskWait {
             scheduled_id,
             kind,
             resource: resource.clone(),
-            input: input.clone(),
+            input: worker_input,
+            lambda_shape,
             timeout_at,
             heartbeat_seconds,
             heartbeat_at: None,
@@ -1577,6 +1635,15 @@ impl Runtime {
             let prefix = t.event_prefix.clone();
             let resource = t.resource.clone();
             let resource_type = t.resource_type.clone();
+            // An activity's answer to a `lambda:invoke`, in Lambda's output shape.
+            let result = match result {
+                Ok(payload) if t.lambda_shape => Ok(json!({
+                    "ExecutedVersion": "$LATEST",
+                    "Payload": payload,
+                    "StatusCode": 200,
+                })),
+                r => r,
+            };
             let resource_name = resource::parse(&resource)
                 .map(|r| r.resource_name())
                 .unwrap_or_default();
@@ -1939,6 +2006,7 @@ mod tests {
             account: "123456789012",
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
             mock: None,
+            lambda_activity: None,
         };
         rt.drive(&mut cx);
         let events = std::mem::take(&mut cx.events);
@@ -2045,6 +2113,7 @@ mod tests {
             account: "123456789012",
             execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
             mock,
+            lambda_activity: None,
         };
         cx.now = now;
         op(rt, &mut cx);

@@ -155,12 +155,23 @@ impl Integrations {
         self.mocks.as_ref()
     }
 
+    /// Whether the config maps any Lambda function to an activity.
+    pub fn serves_lambdas(&self) -> bool {
+        !self.settings.lambda_activities.is_empty()
+    }
+
     /// The activity that serves a Lambda function, if the config maps one.
     pub fn lambda_activity(&self, function: &str) -> Option<&str> {
+        // `arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]`
+        // and `<account>:function:<name>` also match by their name.
+        let name = function
+            .split_once("function:")
+            .map(|(_, rest)| rest.split(':').next().unwrap_or(rest))
+            .unwrap_or(function);
         self.settings
             .lambda_activities
             .iter()
-            .find(|m| glob(&m.function, function))
+            .find(|m| glob(&m.function, function) || glob(&m.function, name))
             .map(|m| m.activity.as_str())
     }
 
@@ -313,6 +324,28 @@ mod tests {
         assert!(glob("*", ""));
         assert!(!glob("a*b*c", "acb"));
         assert!(glob("a*b*c", "a-b-c"));
+    }
+
+    #[test]
+    fn lambda_activities_match_names_and_arns() {
+        let settings = IntegrationSettings {
+            lambda_activities: vec![LambdaActivity {
+                function: "resize-*".into(),
+                activity: "arn:a".into(),
+            }],
+            ..Default::default()
+        };
+        let ig = Integrations::new(settings, None).unwrap();
+        assert_eq!(ig.lambda_activity("resize-x"), Some("arn:a"));
+        assert_eq!(
+            ig.lambda_activity("arn:aws:lambda:us-east-1:123456789012:function:resize-x:live"),
+            Some("arn:a")
+        );
+        assert_eq!(
+            ig.lambda_activity("123456789012:function:resize-y"),
+            Some("arn:a")
+        );
+        assert_eq!(ig.lambda_activity("crop"), None);
     }
 
     #[test]

@@ -19,7 +19,13 @@ pub struct Server {
 impl Server {
     /// Starts a coordinator on a data directory (`None`: in memory).
     pub fn start(data_dir: Option<&Path>, extra: &[&str]) -> Server {
+        Self::start_env(data_dir, extra, &[])
+    }
+
+    /// [`Server::start`] with these environment variables set for the process.
+    pub fn start_env(data_dir: Option<&Path>, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise-coordinator"));
+        cmd.envs(env.iter().copied());
         cmd.arg("--listen").arg("127.0.0.1:0");
         match data_dir {
             Some(d) => {

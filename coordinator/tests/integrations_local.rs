@@ -1,0 +1,290 @@
+//! Integrations that need no AWS at all: the HTTP Task against a local
+//! server, a Lambda function served on-premise by an activity worker, and
+//! Step Functions Local mock files.
+
+mod common;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use common::{ROLE, Server, wait_done};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn create_and_start(
+    server: &Server,
+    name: &str,
+    def: &Value,
+    input: &str,
+    case: Option<&str>,
+) -> String {
+    let c = server.client();
+    let m = c
+        .create_state_machine()
+        .name(name)
+        .role_arn(ROLE)
+        .definition(def.to_string())
+        .send()
+        .await
+        .expect("create");
+    let arn = match case {
+        Some(case) => format!("{}#{case}", m.state_machine_arn()),
+        None => m.state_machine_arn().to_owned(),
+    };
+    c.start_execution()
+        .state_machine_arn(arn)
+        .input(input)
+        .send()
+        .await
+        .expect("start")
+        .execution_arn()
+        .to_owned()
+}
+
+/// A local API: `/orders` needs basic auth `shop:secret` and echoes what it got.
+async fn api() -> String {
+    let app = Router::new()
+        .route(
+            "/orders",
+            post(|headers: HeaderMap, body: String| async move {
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                // "shop:secret" in base64.
+                if auth != "Basic c2hvcDpzZWNyZXQ=" {
+                    return (StatusCode::UNAUTHORIZED, "{}".to_owned());
+                }
+                let trace = headers
+                    .get("x-trace")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                (
+                    StatusCode::CREATED,
+                    json!({"received": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null), "trace": trace})
+                        .to_string(),
+                )
+            }),
+        )
+        .route("/gone", get(|| async { (StatusCode::NOT_FOUND, "no such thing") }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_task_with_a_connection_from_the_config() {
+    let base = api().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[integrations.connections]]
+arn = "arn:aws:events:us-east-1:123456789012:connection/shop/1"
+kind = "basic"
+username = "shop"
+password = "secret"
+"#,
+    )
+    .expect("write config");
+    let server = Server::start(None, &["--config", config.to_str().expect("utf-8 path")]);
+    let def = json!({"StartAt": "Post", "States": {
+        "Post": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": format!("{base}/orders"), "Method": "POST",
+                "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/shop/1"},
+                "Headers": {"x-trace": "t-1"}, "QueryParameters": {"dry": "no"},
+                "RequestBody": {"order.$": "$.order"}},
+            "ResultSelector": {"status.$": "$.StatusCode", "body.$": "$.ResponseBody"},
+            "ResultPath": "$.post", "Next": "Gone"},
+        "Gone": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": format!("{base}/gone"), "Method": "GET",
+                "Authentication": {"ConnectionArn": "arn:aws:events:us-east-1:123456789012:connection/shop/1"}},
+            "Catch": [{"ErrorEquals": ["States.Http.StatusCode.404"], "ResultPath": "$.gone", "Next": "Down"}],
+            "End": true},
+        "Down": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": "http://127.0.0.1:1/", "Method": "GET"},
+            "Catch": [{"ErrorEquals": ["States.Http.Socket"], "ResultPath": "$.down", "Next": "Done"}],
+            "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let exec = create_and_start(&server, "http", &def, r#"{"order": 5}"#, None).await;
+    let c = server.client();
+    let d = wait_done(&c, &exec, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap_or("null")).expect("json");
+    assert_eq!(
+        out["post"],
+        json!({"status": 201, "body": {"received": {"order": 5}, "trace": "t-1"}})
+    );
+    assert_eq!(out["gone"]["Error"], "States.Http.StatusCode.404");
+    assert_eq!(out["down"]["Error"], "States.Http.Socket");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lambda_function_served_by_an_activity_worker() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[integrations.lambda_activities]]
+function = "resize-*"
+activity = "arn:aws:states:us-east-1:123456789012:activity:resize"
+"#,
+    )
+    .expect("write config");
+    let server = Server::start(None, &["--config", config.to_str().expect("utf-8 path")]);
+    let c = server.client();
+    c.create_activity()
+        .name("resize")
+        .send()
+        .await
+        .expect("activity");
+    let def = json!({"StartAt": "Invoke", "States": {
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "resize-image", "Payload": {"w.$": "$.w"}},
+            "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode"}, "ResultPath": "$.invoke",
+            "Next": "Direct"},
+        "Direct": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:resize-thumb",
+            "ResultPath": "$.direct", "End": true}}});
+    let exec = create_and_start(&server, "onprem", &def, r#"{"w": 640}"#, None).await;
+    // A worker answers both functions, as the agent or an SDK worker would.
+    for expected in [
+        json!({"w": 640}),
+        json!({"w": 640, "invoke": {"payload": {"w": 320}, "status": 200}}),
+    ] {
+        let task = c
+            .get_activity_task()
+            .activity_arn("arn:aws:states:us-east-1:123456789012:activity:resize")
+            .worker_name("w1")
+            .send()
+            .await
+            .expect("poll");
+        let input: Value =
+            serde_json::from_str(task.input().unwrap_or("null")).expect("json input");
+        assert_eq!(input, expected);
+        let half = input["w"].as_i64().unwrap_or(0) / 2;
+        c.send_task_success()
+            .task_token(task.task_token().unwrap_or_default())
+            .output(json!({"w": half}).to_string())
+            .send()
+            .await
+            .expect("answer");
+    }
+    let d = wait_done(&c, &exec, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap_or("null")).expect("json");
+    assert_eq!(out["invoke"], json!({"payload": {"w": 320}, "status": 200}));
+    assert_eq!(out["direct"], json!({"w": 320}));
+    let types = common::event_types(&c, &exec).await;
+    assert!(types.iter().any(|t| t == "TaskSucceeded"), "{types:?}");
+    assert!(
+        types.iter().any(|t| t == "LambdaFunctionSucceeded"),
+        "{types:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_mock_file_answers_for_the_states_of_a_test_case() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        json!({
+            "StateMachines": {"orders": {"TestCases": {
+                "HappyPath": {"Charge": "Charged", "Notify": "Sent"},
+                "Flaky": {"Charge": "FailsTwice", "Notify": "Sent"}}}},
+            "MockedResponses": {
+                "Charged": {"0": {"Return": {"StatusCode": 200, "Payload": {"charged": true}}}},
+                "FailsTwice": {
+                    "0-1": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "slow down"}},
+                    "2": {"Return": {"StatusCode": 200, "Payload": {"charged": "late"}}}},
+                "Sent": {"0": {"Return": {"MessageId": "m-1"}}}}
+        })
+        .to_string(),
+    )
+    .expect("write mocks");
+    let server = Server::start(
+        None,
+        &["--mock-config", mocks.to_str().expect("utf-8 path")],
+    );
+    let def = json!({"StartAt": "Charge", "States": {
+        "Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "charge", "Payload.$": "$"},
+            "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1, "BackoffRate": 1, "MaxAttempts": 3}],
+            "ResultSelector": {"charged.$": "$.Payload.charged"}, "ResultPath": "$.charge", "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+            "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:t", "Message.$": "$$.Task.Token"},
+            "ResultPath": "$.notify", "End": true}}});
+    let c = server.client();
+    let happy = create_and_start(&server, "orders", &def, "{}", Some("HappyPath")).await;
+    let d = wait_done(&c, &happy, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    assert_eq!(
+        d.output(),
+        Some(r#"{"charge":{"charged":true},"notify":{"MessageId":"m-1"}}"#)
+    );
+    let m = c
+        .list_state_machines()
+        .send()
+        .await
+        .expect("list")
+        .state_machines()[0]
+        .state_machine_arn()
+        .to_owned();
+    let flaky = c
+        .start_execution()
+        .state_machine_arn(format!("{m}#Flaky"))
+        .send()
+        .await
+        .expect("start")
+        .execution_arn()
+        .to_owned();
+    let d = wait_done(&c, &flaky, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    assert_eq!(
+        d.output(),
+        Some(r#"{"charge":{"charged":"late"},"notify":{"MessageId":"m-1"}}"#)
+    );
+    let types = common::event_types(&c, &flaky).await;
+    assert_eq!(
+        types.iter().filter(|t| *t == "TaskFailed").count(),
+        2,
+        "{types:?}"
+    );
+    assert!(types.iter().any(|t| t == "TaskSubmitted"), "{types:?}");
+    // A test case the file does not have is refused.
+    let e = c
+        .start_execution()
+        .state_machine_arn(format!("{m}#NoSuchCase"))
+        .send()
+        .await
+        .expect_err("unknown test case");
+    assert!(format!("{e:?}").contains("NoSuchCase"), "{e:?}");
+}
+
+#[test]
+fn a_bad_mock_file_is_refused_at_start_with_its_path_and_the_json_pointer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        r#"{"StateMachines": {"m": {"TestCases": {"c": {"S": "Nope"}}}}, "MockedResponses": {}}"#,
+    )
+    .expect("write mocks");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stepwise-coordinator"))
+        .args(["--in-memory", "--listen", "127.0.0.1:0"])
+        .env("SFN_MOCK_CONFIG", &mocks)
+        .output()
+        .expect("run");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("mocks.json"), "{err}");
+    assert!(err.contains("/StateMachines/m/TestCases/c/S"), "{err}");
+    assert!(err.contains("no mocked response named 'Nope'"), "{err}");
+}
