@@ -433,3 +433,185 @@ async fn wait_for_task_token_answered_from_an_sqs_message_across_a_restart() {
         "sent twice: {again}"
     );
 }
+
+/// The text of the first `<tag>` in an XML answer.
+fn xml_field(xml: &str, tag: &str) -> String {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open).map(|i| i + open.len()).unwrap_or(0);
+    let end = xml[start..].find('<').map(|i| start + i).unwrap_or(start);
+    xml[start..end].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
+    let Some(moto) = moto().await else { return };
+    let ecs = |target: &'static str, body: Value| {
+        let moto = &moto;
+        async move {
+            json_api(
+                moto,
+                "ecs",
+                "1.1",
+                &format!("AmazonEC2ContainerServiceV20141113.{target}"),
+                body,
+            )
+            .await
+        }
+    };
+    ecs("CreateCluster", json!({"clusterName": "work"})).await;
+    ecs(
+        "RegisterTaskDefinition",
+        json!({"family": "job", "containerDefinitions": [{"name": "main", "image": "busybox", "memory": 128}]}),
+    )
+    .await;
+    let run = query_api(
+        &moto,
+        "ec2",
+        "Action=RunInstances&ImageId=ami-12c6146b&MinCount=1&MaxCount=1&Version=2016-11-15",
+    )
+    .await;
+    let instance = xml_field(&run, "instanceId");
+    let doc = json!({"instanceId": instance, "region": "us-east-1", "availabilityZone": "us-east-1a",
+                     "privateIp": "10.0.0.1", "instanceType": "t2.micro", "imageId": "ami-12c6146b",
+                     "accountId": "123456789012"});
+    ecs(
+        "RegisterContainerInstance",
+        json!({"cluster": "work", "instanceIdentityDocument": doc.to_string()}),
+    )
+    .await;
+    let env = [
+        ("ECS_ENDPOINT", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut server = Server::start_env(Some(dir.path()), &[], &env);
+    let c = server.client();
+    let def = json!({"StartAt": "Run", "States": {
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.sync",
+            "Parameters": {"Cluster": "work", "TaskDefinition": "job"},
+            "ResultSelector": {"status.$": "$.LastStatus", "exit.$": "$.Containers[0].ExitCode"},
+            "End": true}}});
+    let machine = c
+        .create_state_machine()
+        .name("ecs")
+        .role_arn(ROLE)
+        .definition(def.to_string())
+        .send()
+        .await
+        .expect("create");
+    let exec = c
+        .start_execution()
+        .state_machine_arn(machine.state_machine_arn())
+        .send()
+        .await
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while common::event_types(&c, exec.execution_arn())
+        .await
+        .last()
+        .map(String::as_str)
+        != Some("TaskSubmitted")
+    {
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Restart while the task runs: the wait resumes, the task is not run again.
+    server.terminate();
+    let server = Server::start_env(Some(dir.path()), &[], &env);
+    let c = server.client();
+    let tasks = ecs("ListTasks", json!({"cluster": "work"})).await;
+    let arns = tasks["taskArns"].as_array().cloned().unwrap_or_default();
+    assert_eq!(arns.len(), 1, "{tasks}");
+    ecs("StopTask", json!({"cluster": "work", "task": arns[0]})).await;
+    let d = wait_done(&c, exec.execution_arn(), Duration::from_secs(60)).await;
+    assert_eq!(
+        d.status().as_str(),
+        "SUCCEEDED",
+        "{:?} {:?}",
+        d.error(),
+        d.cause()
+    );
+    assert_eq!(d.output(), Some(r#"{"status":"STOPPED","exit":0}"#));
+    let tasks = ecs(
+        "ListTasks",
+        json!({"cluster": "work", "desiredStatus": "STOPPED"}),
+    )
+    .await;
+    assert_eq!(
+        tasks["taskArns"].as_array().map(Vec::len),
+        Some(1),
+        "{tasks}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_submit_job_sync_and_an_error_caught() {
+    let Some(moto) = moto().await else { return };
+    let role = query_api(
+        &moto,
+        "iam",
+        "Action=CreateRole&RoleName=batch&AssumeRolePolicyDocument=%7B%7D&Version=2010-05-08",
+    )
+    .await;
+    let role = xml_field(&role, "Arn");
+    let rest = |path: &'static str, body: Value| {
+        let moto = &moto;
+        async move {
+            let (status, out) = aws(
+                moto,
+                "batch",
+                "POST",
+                path,
+                &[("content-type", "application/json")],
+                body.to_string().into_bytes(),
+            )
+            .await;
+            assert!(status < 300, "{path}: {}", String::from_utf8_lossy(&out));
+            serde_json::from_slice::<Value>(&out).unwrap_or(Value::Null)
+        }
+    };
+    let ce = rest(
+        "/v1/createcomputeenvironment",
+        json!({"computeEnvironmentName": "nightly-ce", "type": "UNMANAGED", "serviceRole": role}),
+    )
+    .await;
+    rest(
+        "/v1/createjobqueue",
+        json!({"jobQueueName": "jobs", "state": "ENABLED", "priority": 1,
+               "computeEnvironmentOrder": [{"order": 1, "computeEnvironment": ce["computeEnvironmentArn"]}]}),
+    )
+    .await;
+    rest(
+        "/v1/registerjobdefinition",
+        json!({"jobDefinitionName": "report", "type": "container",
+               "containerProperties": {"image": "busybox", "vcpus": 1, "memory": 128}}),
+    )
+    .await;
+    let env = [
+        ("AWS_ENDPOINT_URL_BATCH", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let server = Server::start_env(None, &[], &env);
+    let def = json!({"StartAt": "Submit", "States": {
+        "Submit": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob.sync",
+            "Parameters": {"JobName": "nightly", "JobQueue": "jobs", "JobDefinition": "report",
+                "Parameters": {"Day": "monday"}},
+            "ResultSelector": {"status.$": "$.Status", "name.$": "$.JobName"}, "ResultPath": "$.job", "Next": "NoQueue"},
+        "NoQueue": {"Type": "Task", "Resource": "arn:aws:states:::batch:submitJob",
+            "Parameters": {"JobName": "x", "JobQueue": "missing", "JobDefinition": "report"},
+            "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.error", "Next": "Done"}], "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let (_, out) = run(&server, "batch", &def, "{}").await;
+    assert_eq!(
+        out["job"],
+        json!({"status": "SUCCEEDED", "name": "nightly"})
+    );
+    assert!(
+        out["error"]["Error"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("Batch.")),
+        "{out}"
+    );
+}

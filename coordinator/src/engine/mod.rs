@@ -257,7 +257,7 @@ pub enum Command {
     /// A task's service call answered (sent by the engine's own call tasks).
     IntegrationDone {
         execution: String,
-        scheduled_id: i64,
+        call: IntegrationCall,
         outcome: CallOutcome,
     },
     TagResource {
@@ -425,6 +425,8 @@ pub struct Engine {
     self_tx: Option<mpsc::WeakSender<Command>>,
     /// Service calls to make once the engine runs (taken up after a restart).
     resumed_calls: Vec<(String, IntegrationCall)>,
+    /// `.sync` jobs to wait for once the engine runs (taken up after a restart).
+    resumed_waits: Vec<(String, IntegrationCall, Value)>,
 }
 
 /// Shares definitions between the executions a restart resumes, as they
@@ -537,6 +539,7 @@ impl Engine {
             committed_round: 0,
             self_tx: None,
             resumed_calls: Vec::new(),
+            resumed_waits: Vec::new(),
         };
         for rec in snap.state_machines {
             let opts = CompileOptions {
@@ -620,6 +623,9 @@ impl Engine {
             }
             self.resumed_calls.push((exec.rec.arn.clone(), call));
         }
+        for (call, job) in exec.rt.pending_sync_jobs() {
+            self.resumed_waits.push((exec.rec.arn.clone(), call, job));
+        }
         for (activity, id) in exec.rt.unstarted_activities() {
             self.queues
                 .entry(activity)
@@ -651,6 +657,9 @@ impl Engine {
         // Service calls whose answers were lost with the last process are made again.
         for (execution, call) in std::mem::take(&mut self.resumed_calls) {
             self.make_call(execution, call);
+        }
+        for (execution, call, job) in std::mem::take(&mut self.resumed_waits) {
+            self.wait_job(execution, call, job);
         }
         // Fire whatever became due while the server was down.
         self.fire_due_timers();
@@ -1076,17 +1085,29 @@ impl Engine {
             }
             Command::IntegrationDone {
                 execution,
-                scheduled_id,
+                call,
                 outcome,
             } => match outcome {
                 CallOutcome::Done(result) => {
-                    self.deliver(&execution, scheduled_id, result);
+                    self.deliver(&execution, call.scheduled_id, result);
                 }
                 CallOutcome::Submitted(output) => {
-                    if let Some(exec) = self.execs.remove(&execution) {
-                        self.step(exec, |rt, cx| {
-                            rt.task_submitted(cx, scheduled_id, &output);
-                        });
+                    let Some(exec) = self.execs.remove(&execution) else {
+                        return;
+                    };
+                    let mut found = false;
+                    self.step(exec, |rt, cx| {
+                        found = rt.task_submitted(cx, call.scheduled_id, &output);
+                    });
+                    let sync = stepwise_asl::resource::parse(&call.resource).is_ok_and(|r| {
+                        matches!(
+                            r.pattern(),
+                            stepwise_asl::resource::Pattern::Sync
+                                | stepwise_asl::resource::Pattern::Sync2
+                        )
+                    });
+                    if found && sync {
+                        self.wait_job(execution, call, output);
                     }
                 }
             },
@@ -1747,8 +1768,38 @@ impl Engine {
                     let _ = tx
                         .send(Command::IntegrationDone {
                             execution,
-                            scheduled_id: call.scheduled_id,
+                            call,
                             outcome,
+                        })
+                        .await;
+                }
+            });
+        }));
+    }
+
+    /// Waits (once the round is durable) for the job a `.sync` task
+    /// submitted; its end comes back as [`Command::IntegrationDone`].
+    fn wait_job(&mut self, execution: String, call: IntegrationCall, job: Value) {
+        let (Some(tx), integrations, region) = (
+            self.self_tx.clone(),
+            self.cfg.integrations.clone(),
+            self.cfg.scope.region.clone(),
+        ) else {
+            self.resumed_waits.push((execution, call, job));
+            return;
+        };
+        self.effects.push(Box::new(move |ok| {
+            if !ok {
+                return;
+            }
+            tokio::spawn(async move {
+                let result = integrations.wait_job(&call, &job, &region).await;
+                if let Some(tx) = tx.upgrade() {
+                    let _ = tx
+                        .send(Command::IntegrationDone {
+                            execution,
+                            call,
+                            outcome: CallOutcome::Done(result),
                         })
                         .await;
                 }

@@ -81,6 +81,10 @@ pub enum TaskKind {
         wait_token: bool,
         /// The call was made (`TaskSubmitted` recorded).
         submitted: bool,
+        /// `.sync`: the submitting call's answer (the job to wait for), kept
+        /// so that a restart resumes the wait instead of submitting again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        job: Option<Value>,
     },
 }
 
@@ -1041,6 +1045,7 @@ impl Runtime {
                 TaskKind::Service {
                     submitted: false,
                     wait_token: false,
+                    job: None,
                 },
                 EventPrefix::LambdaFunction,
             ),
@@ -1048,6 +1053,7 @@ impl Runtime {
                 TaskKind::Service {
                     submitted: false,
                     wait_token: pattern == Pattern::WaitForTaskToken,
+                    job: None,
                 },
                 EventPrefix::Task,
             ),
@@ -1203,16 +1209,44 @@ impl Runtime {
             let Pending::Task(t) = &mut f.pending else {
                 return;
             };
-            let TaskKind::Service { submitted, .. } = &mut t.kind else {
+            let TaskKind::Service { submitted, job, .. } = &mut t.kind else {
                 return;
             };
             *submitted = true;
+            if resource::parse(&t.resource)
+                .is_ok_and(|r| matches!(r.pattern(), Pattern::Sync | Pattern::Sync2))
+            {
+                *job = Some(output.clone());
+            }
             let resource_name = resource::parse(&t.resource)
                 .map(|r| r.resource_name())
                 .unwrap_or_default();
             let details = json!({"taskSubmittedEventDetails": {"resourceType": t.resource_type, "resource": resource_name, "output": to_text(output), "outputDetails": {"truncated": false}}});
             rt.emit(cx, &mut f.last_event, f.quiet, "TaskSubmitted", details);
         })
+    }
+
+    /// `.sync` jobs this runtime waits on: the submitting call and its answer.
+    pub fn pending_sync_jobs(&self) -> Vec<(IntegrationCall, Value)> {
+        let mut out = Vec::new();
+        self.root.walk(&mut |f| {
+            if let Pending::Task(t) = &f.pending
+                && let TaskKind::Service { job: Some(job), .. } = &t.kind
+            {
+                out.push((
+                    IntegrationCall {
+                        scheduled_id: t.scheduled_id,
+                        state: f.state.clone(),
+                        resource: t.resource.clone(),
+                        parameters: t.input.clone(),
+                        token: None,
+                        timeout_seconds: None,
+                    },
+                    job.clone(),
+                ));
+            }
+        });
+        out
     }
 
     /// Service calls this runtime waits on that were not made yet or whose

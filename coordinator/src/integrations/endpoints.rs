@@ -59,6 +59,8 @@ service!(
     "EVENTBRIDGE_ENDPOINT",
     "events"
 );
+service!(ECS, "ecs", "ecs", "ECS", "ECS_ENDPOINT", "ecs");
+service!(BATCH, "batch", "batch", "BATCH", "BATCH_ENDPOINT", "batch");
 
 /// Resolved endpoint settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -78,7 +80,7 @@ impl Endpoints {
     /// From the settings and the variables `var` answers (tests pass their own).
     pub fn from(settings: &IntegrationSettings, var: impl Fn(&str) -> Option<String>) -> Self {
         let mut per_service = BTreeMap::new();
-        for s in [LAMBDA, SNS, SQS, DYNAMODB, EVENTS] {
+        for s in [LAMBDA, SNS, SQS, DYNAMODB, EVENTS, ECS, BATCH] {
             let found = settings
                 .endpoints
                 .get(s.key)

@@ -9,10 +9,13 @@
 //! for its token).
 
 mod aws;
+mod batch;
 mod dynamodb;
+mod ecs;
 pub mod endpoints;
 mod events;
 mod http_task;
+mod keys;
 mod lambda;
 pub mod mock;
 mod sns;
@@ -202,8 +205,48 @@ impl Integrations {
             )),
         };
         match (result, parsed.pattern()) {
-            (Ok(v), Pattern::WaitForTaskToken) => CallOutcome::Submitted(v),
+            (Ok(v), Pattern::WaitForTaskToken | Pattern::Sync | Pattern::Sync2) => {
+                CallOutcome::Submitted(v)
+            }
             (r, _) => CallOutcome::Done(r),
+        }
+    }
+
+    /// Waits for the job a `.sync` task submitted (`submitted`: the answer
+    /// of the submitting call) to finish, polling with a growing interval
+    /// (from 1 s up to 30 s); its end is the task's result.
+    pub async fn wait_job(
+        &self,
+        call: &IntegrationCall,
+        submitted: &Value,
+        region: &str,
+    ) -> Result<Value, StatesError> {
+        let parsed = resource::parse(&call.resource).map_err(|_| unsupported(&call.resource))?;
+        let (service, action, region) = match &parsed {
+            Resource::Service {
+                service,
+                action,
+                region: r,
+                ..
+            } => (
+                service.as_str(),
+                action.as_str(),
+                r.as_deref().unwrap_or(region),
+            ),
+            _ => return Err(unsupported(&call.resource)),
+        };
+        let mut interval = Duration::from_secs(1);
+        loop {
+            let done = match (service, action) {
+                ("ecs", "runTask") => ecs::poll(self, region, &call.parameters, submitted).await?,
+                ("batch", "submitJob") => batch::poll(self, region, submitted).await?,
+                _ => return Err(unsupported(&call.resource)),
+            };
+            if let Some(v) = done {
+                return Ok(v);
+            }
+            tokio::time::sleep(interval).await;
+            interval = (interval * 3 / 2).min(Duration::from_secs(30));
         }
     }
 
@@ -232,6 +275,8 @@ impl Integrations {
                     ("dynamodb", a) => dynamodb::call(self, region, a, p).await,
                     ("events", "putEvents") => events::put_events(self, region, p).await,
                     ("http", "invoke") => http_task::invoke(self, p).await,
+                    ("ecs", "runTask") => ecs::run_task(self, region, p).await,
+                    ("batch", "submitJob") => batch::submit_job(self, region, p).await,
                     _ => Err(unsupported(&call.resource)),
                 }
             }
@@ -245,7 +290,7 @@ fn unsupported(resource: &str) -> StatesError {
     StatesError::new(
         names::TASK_FAILED,
         format!(
-            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, http:invoke and states:startExecution, and run activities (or mock any Task with a mock config)."
+            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, ecs:runTask, batch:submitJob, http:invoke and states:startExecution, and run activities (or mock any Task with a mock config)."
         ),
     )
 }
