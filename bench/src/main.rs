@@ -39,6 +39,10 @@ enum Scenario {
     Wait,
     /// Inputs near the 256 KiB limit.
     Payload,
+    /// STANDARD, 10 Task states calling `dynamodb:getItem` on a local stub
+    /// endpoint, against 10 Pass states: the coordinator's CPU per
+    /// request-response integration call above a plain Pass state (needs `--spawn`).
+    Integration,
     /// Executions of an 11 KB definition parked on a Wait; the coordinator is
     /// killed (SIGKILL) and started again: time to the first answer and RSS
     /// (needs `--spawn`).
@@ -157,14 +161,16 @@ struct Server {
     bin: String,
     dir: std::path::PathBuf,
     addr: String,
+    /// The Integration scenario's stub endpoint.
+    stub: String,
 }
 
 impl Server {
-    fn spawn(bin: &str) -> Result<(Server, String), String> {
+    fn spawn(bin: &str, stub: &str) -> Result<(Server, String), String> {
         let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let t0 = Instant::now();
-        let (child, addr) = Self::start(bin, "127.0.0.1:0", &dir)?;
+        let (child, addr) = Self::start(bin, "127.0.0.1:0", &dir, stub)?;
         let url = format!("http://{addr}");
         Ok((
             Server {
@@ -174,6 +180,7 @@ impl Server {
                 bin: bin.to_owned(),
                 dir,
                 addr,
+                stub: stub.to_owned(),
             },
             url,
         ))
@@ -185,17 +192,26 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.started = Instant::now();
-        let (child, _) = Self::start(&self.bin, &self.addr, &self.dir)?;
+        let (child, _) = Self::start(&self.bin, &self.addr, &self.dir, &self.stub)?;
         self.child = child;
         Ok(())
     }
 
     /// Starts `bin` and waits until it says where it listens.
-    fn start(bin: &str, listen: &str, dir: &std::path::Path) -> Result<(Child, String), String> {
+    fn start(
+        bin: &str,
+        listen: &str,
+        dir: &std::path::Path,
+        stub: &str,
+    ) -> Result<(Child, String), String> {
         let mut child = Command::new(bin)
             .args(["--listen", listen, "--data-dir"])
             .arg(dir)
             .env("RUST_LOG", "warn")
+            // Service calls of the Integration scenario go to the bench's stub.
+            .env("AWS_ENDPOINT_URL_DYNAMODB", stub)
+            .env("AWS_ACCESS_KEY_ID", "bench")
+            .env("AWS_SECRET_ACCESS_KEY", "bench")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -717,6 +733,7 @@ async fn scenario(
     // counted to there: listing them afterwards to count the outcomes is the
     // benchmark's bookkeeping, not the workload.
     let mut cpu_done: Option<f64> = None;
+    let mut cpu0_override: Option<f64> = None;
     let mut rep = Report {
         scenario: format!("{sc:?}").to_lowercase(),
         ..Default::default()
@@ -935,11 +952,50 @@ async fn scenario(
                 }
             }
         }
+        Scenario::Integration => {
+            let Some(srv) = server else {
+                return Err("needs --spawn (the coordinator must call the bench's stub)".into());
+            };
+            let n = args.executions;
+            let input = json!({"id": 1, "payload": {"a": [1, 2, 3]}});
+            let pass =
+                create_machine(api, "integration-pass", &pass_chain(10, "P"), "STANDARD").await?;
+            let c0 = srv.cpu_ms();
+            let (ok_pass, _, c1) = run_standard(
+                api,
+                server,
+                &pass,
+                n,
+                args.concurrency,
+                input.clone(),
+                deadline,
+            )
+            .await;
+            let calls =
+                create_machine(api, "integration-calls", &get_item_chain(10), "STANDARD").await?;
+            let (ok, secs, c2) =
+                run_standard(api, server, &calls, n, args.concurrency, input, deadline).await;
+            cpu_done = c2;
+            rep.executions = n;
+            rep.succeeded = ok;
+            rep.seconds = secs;
+            rep.transitions_per_s = Some(ok as f64 * 10.0 / secs);
+            if let (Some(c0), Some(c1), Some(c2)) = (c0, c1, c2) {
+                let pass_ms = (c1 - c0) / ok_pass.max(1) as f64;
+                let calls_ms = (c2 - c1) / ok.max(1) as f64;
+                rep.note = format!(
+                    "{calls_ms:.3} ms/execution with 10 dynamodb:getItem calls, {pass_ms:.3} with 10 Pass states: {:.4} ms of coordinator CPU per call above a Pass state",
+                    (calls_ms - pass_ms) / 10.0
+                );
+            }
+            // Only the integration machine's executions count below.
+            cpu0_override = c1;
+        }
         Scenario::All => return Err("internal: All is expanded by the caller".into()),
         Scenario::Restart => return Err("internal: Restart is run by the caller".into()),
     }
     rep.executions_per_s = rep.succeeded as f64 / rep.seconds.max(1e-9);
-    if let (Some(s), Some(c0)) = (server, cpu0) {
+    if let (Some(s), Some(c0)) = (server, cpu0_override.or(cpu0)) {
         if let Some(c1) = cpu_done.or_else(|| s.cpu_ms()) {
             rep.server_cpu_ms_per_execution = Some((c1 - c0) / rep.succeeded.max(1) as f64);
         }
@@ -950,6 +1006,39 @@ async fn scenario(
     Ok(rep)
 }
 
+/// `n` Task states each calling `dynamodb:getItem` (answered by the stub).
+fn get_item_chain(n: usize) -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..n {
+        let mut s = json!({"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": "bench", "Key": {"id": {"S.$": "States.Format('{}', $.id)"}}},
+            "ResultSelector": {"item.$": "$.Item"}, "ResultPath": format!("$.r{i}")});
+        if i + 1 < n {
+            s["Next"] = json!(format!("T{}", i + 1));
+        } else {
+            s["End"] = json!(true);
+        }
+        states.insert(format!("T{i}"), s);
+    }
+    json!({"StartAt": "T0", "States": states})
+}
+
+/// A stand-in for DynamoDB on 127.0.0.1: every request gets one small item.
+async fn start_stub() -> Result<String, String> {
+    let app = axum::Router::new().fallback(|| async {
+        (
+            [("content-type", "application/x-amz-json-1.0")],
+            r#"{"Item":{"id":{"S":"1"},"n":{"N":"7"}}}"#,
+        )
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| format!("stub: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| format!("stub: {e}"))?;
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(format!("http://{addr}"))
+}
+
 fn fmt_opt(v: Option<f64>, digits: usize) -> String {
     v.map(|x| format!("{x:.digits$}"))
         .unwrap_or_else(|| "-".into())
@@ -958,8 +1047,15 @@ fn fmt_opt(v: Option<f64>, digits: usize) -> String {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    let stub = match start_stub().await {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("stepwise-bench: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let (server, endpoint) = match &args.spawn {
-        Some(bin) => match Server::spawn(bin) {
+        Some(bin) => match Server::spawn(bin, &stub) {
             Ok((s, url)) => (Some(s), url),
             Err(e) => {
                 eprintln!("stepwise-bench: {e}");
@@ -998,6 +1094,7 @@ async fn main() -> std::process::ExitCode {
             Scenario::Map100,
             Scenario::Activities,
             Scenario::Payload,
+            Scenario::Integration,
             Scenario::Wait,
             Scenario::Restart,
         ]
@@ -1012,6 +1109,7 @@ async fn main() -> std::process::ExitCode {
             (Scenario::Restart, Some(s)) => restart(&api, s, &args).await,
             (Scenario::Restart, None) if args.scenario == Scenario::All => continue,
             (Scenario::Restart, None) => Err("needs --spawn".into()),
+            (Scenario::Integration, None) if args.scenario == Scenario::All => continue,
             _ => scenario(&api, server.as_ref(), sc, &args).await,
         };
         match report {
