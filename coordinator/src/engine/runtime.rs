@@ -630,6 +630,7 @@ impl Runtime {
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
             inspect: None,
+            item_reader_data: None,
         };
         let action = step::enter(state, &f.input, &f.retry_counts, &sc);
         match action {
@@ -751,6 +752,7 @@ impl Runtime {
                         entered_event_id: f.entered_id as u64,
                         seed: self.seed,
                         inspect: None,
+                        item_reader_data: None,
                     };
                     let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
                     return self.apply(cx, f, o);
@@ -1127,6 +1129,7 @@ impl Runtime {
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
             inspect: None,
+            item_reader_data: None,
         };
         let o = step::complete(state, raw, result, &f.retry_counts, &sc);
         if matches!(o, Outcome::Retry { .. }) {
