@@ -422,7 +422,8 @@ impl Runtime {
     pub fn new(machine: &StateMachine, input: Value, now: i64, seed: u64) -> Self {
         Self {
             next_event_id: 2,
-            root: Frame::new(Vec::new(), machine.start_at.clone(), input, 1, false),
+            // As on AWS, the first state's `...StateEntered` links to 0, not to `ExecutionStarted`.
+            root: Frame::new(Vec::new(), machine.start_at.clone(), input, 0, false),
             deadline: machine.timeout_seconds.map(|s| now + (s as i64) * 1000),
             next_timer: 1,
             seed,
