@@ -976,9 +976,9 @@ fn resolve_string(
                 state,
                 names::RUNTIME,
                 format!(
-                    "Invalid path '{}' : No results for path: {}",
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                     p.as_str(),
-                    p.normalized()
+                    compact(raw)
                 ),
             )
         })?,
@@ -1751,6 +1751,15 @@ mod tests {
         assert_eq!(
             run_enter(&m, "F", json!({"e": "E", "c": 1})),
             Action::Complete(Outcome::Fail(StatesError::new("E", "c 1")))
+        );
+        // A path that selects nothing: AWS's words.
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "F", json!({"c": 1})) else {
+            panic!()
+        };
+        assert_eq!(e.error, names::RUNTIME);
+        assert_eq!(
+            e.cause,
+            "An error occurred while executing the state 'F' (entered at the event id #2). The JSONPath '$.e' specified for the field 'ErrorPath' could not be found in the input '{\"c\":1}'"
         );
     }
 
