@@ -1673,6 +1673,34 @@ mod tests {
     }
 
     #[test]
+    fn a_dot_before_a_bracket_works_in_every_path_field() {
+        // As CDK writes paths: InputPath, a `.$` key, ItemsPath, a Choice Variable.
+        let m = machine(json!({
+            "A": {"Type": "Pass", "InputPath": "$.['in']", "Parameters": {"x.$": "$.v.[0]"},
+                  "ResultPath": "$.r", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.r.['x']", "NumericEquals": 5, "Next": "M"}], "Default": "D"},
+            "D": {"Type": "Succeed"},
+            "M": {"Type": "Map", "ItemsPath": "$.a.['xs']",
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                  "End": true}}));
+        let Action::Complete(Outcome::Next { output, .. }) =
+            run_enter(&m, "A", json!({"in": {"v": [5]}}))
+        else {
+            panic!()
+        };
+        assert_eq!(output, json!({"in": {"v": [5]}, "r": {"x": 5}}));
+        let Action::Complete(Outcome::Next { state, .. }) = run_enter(&m, "C", output) else {
+            panic!()
+        };
+        assert_eq!(state, "M");
+        match run_enter(&m, "M", json!({"a": {"xs": [1, 2]}})) {
+            Action::RunIterations { items, .. } => assert_eq!(items, vec![json!(1), json!(2)]),
+            o => panic!("{o:?}"),
+        }
+    }
+
+    #[test]
     fn pass_result_and_result_path_null() {
         let m = machine(
             json!({"A": {"Type": "Pass", "Result": {"r": 1}, "ResultPath": null, "End": true}}),
