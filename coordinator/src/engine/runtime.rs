@@ -151,6 +151,11 @@ pub struct Children {
     /// A distributed Map's run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<MapRun>,
+    /// The event `...StateSucceeded` links to (`previousEventId`), as AWS
+    /// links it: a Parallel's to the last event of its last branch, a Map's
+    /// to the last iteration's `MapIterationSucceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_event: Option<i64>,
 }
 
 /// The identity of a distributed Map state's run.
@@ -711,6 +716,7 @@ impl Runtime {
                 let n = frames.len();
                 let running = frames.iter().flatten().count();
                 f.pending = Pending::Children(Box::new(Children {
+                    join_event: None,
                     is_map: false,
                     quiet: f.quiet,
                     frames,
@@ -789,6 +795,7 @@ impl Runtime {
                     .filter(|(i, _)| done.as_ref().is_none_or(|d| d[*i].is_none()))
                     .collect();
                 let ch = Box::new(Children {
+                    join_event: None,
                     is_map: true,
                     quiet: f.quiet || distributed,
                     frames: (0..n).map(|_| None).collect(),
@@ -1214,6 +1221,9 @@ impl Runtime {
                     if ch.is_map {
                         self.emit(cx, &mut last, ch.quiet, "MapIterationSucceeded", json!({"mapIterationSucceededEventDetails": {"name": f.state, "index": i}}));
                     }
+                    if ch.is_map || i + 1 == ch.results.len() {
+                        ch.join_event = Some(last);
+                    }
                     ch.results[i] = Some(v);
                     // Free the finished child's memory.
                     ch.frames[i] = None;
@@ -1300,6 +1310,9 @@ impl Runtime {
                 } else {
                     "ParallelStateSucceeded"
                 };
+                if let Some(id) = ch.join_event.filter(|_| !ch.quiet && !f.quiet) {
+                    f.last_event = id;
+                }
                 self.emit(cx, &mut f.last_event, f.quiet, ev, json!({}));
                 self.complete_task(cx, f, &raw, Ok(Value::Array(results)));
             }

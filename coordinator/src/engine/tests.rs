@@ -612,3 +612,50 @@ async fn histories_link_as_aws_s_and_closed_tasks_answer_task_timed_out() {
     assert_eq!((e.code, e.message.as_str()), ("TaskTimedOut", closed));
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_and_map_ends_link_as_aws_s() {
+    let store = Arc::new(MemoryStore::new());
+    let (h, cancel) = engine(store.clone());
+    let pass =
+        |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Pass", "End": true}}});
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [pass("A"), pass("B")], "Next": "M"},
+        "M": {"Type": "Map", "ItemProcessor": pass("C"), "End": true}}})
+    .to_string();
+    let machine = create_machine(&h, "joins", definition).await;
+    let exec = start(&h, &machine.arn, "e1", "{}").await;
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        events = store.history(&exec, None, false, 100).unwrap();
+        if events
+            .last()
+            .is_some_and(|e| e.event_type == "ExecutionSucceeded")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let prev = |ty: &str| {
+        events
+            .iter()
+            .find(|e| e.event_type == ty)
+            .map(|e| e.previous_id)
+            .unwrap()
+    };
+    let id_of = |ty: &str, nth: usize| {
+        events
+            .iter()
+            .filter(|e| e.event_type == ty)
+            .nth(nth)
+            .map(|e| e.id)
+            .unwrap()
+    };
+    // A Parallel's end links to the last event of its last branch (AWS's histories).
+    assert_eq!(prev("ParallelStateSucceeded"), id_of("PassStateExited", 1));
+    // A Map's to the last iteration's end.
+    assert_eq!(prev("MapStateSucceeded"), id_of("MapIterationSucceeded", 1));
+    // Branches and iterations start from the state's start.
+    assert_eq!(prev("MapIterationStarted"), id_of("MapStateStarted", 0));
+    cancel.cancel();
+}
