@@ -175,6 +175,19 @@ pub enum TestStateError {
         /// branch or iteration.
         per: &'static str,
     },
+    /// A Parallel state's mock result with another count of elements than it
+    /// has branches.
+    #[error(
+        "The mock result of the Parallel state '{state}' has {got} elements, but the state has {branches} branches"
+    )]
+    MockBranchCount {
+        /// The state's name.
+        state: String,
+        /// The elements of the mock result.
+        got: usize,
+        /// The state's branches.
+        branches: usize,
+    },
     /// A mock given for a state that has no work to mock (AWS's words).
     #[error("State type '{kind}' is not supported when a mock is specified")]
     MockNotAllowed {
@@ -403,9 +416,18 @@ fn finish(
 }
 
 fn check_array(state: &State, mock: &Mock, per: &'static str) -> Result<(), TestStateError> {
-    match mock {
-        Mock::Result(Value::Array(_)) | Mock::Error(_) => Ok(()),
-        Mock::Result(_) => Err(TestStateError::MockNotArray {
+    match (mock, &state.kind) {
+        (Mock::Result(Value::Array(items)), StateKind::Parallel { branches })
+            if items.len() != branches.len() =>
+        {
+            Err(TestStateError::MockBranchCount {
+                state: state.name.clone(),
+                got: items.len(),
+                branches: branches.len(),
+            })
+        }
+        (Mock::Result(Value::Array(_)) | Mock::Error(_), _) => Ok(()),
+        (Mock::Result(_), _) => Err(TestStateError::MockNotArray {
             state: state.name.clone(),
             kind: state.kind.type_name(),
             per,
@@ -709,6 +731,24 @@ mod tests {
             ),
             Err(TestStateError::MockNotAllowed { kind: "Pass", .. })
         ));
+        // A Parallel state's mock result has one element per branch.
+        let parallel = json!({"Type": "Parallel", "Branches": [
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}}], "End": true});
+        assert_eq!(
+            try_run(
+                parallel.clone(),
+                json!({}),
+                Some(Mock::Result(json!([1]))),
+                0
+            ),
+            Err(TestStateError::MockBranchCount {
+                state: "S".to_owned(),
+                got: 1,
+                branches: 2
+            })
+        );
+        assert!(try_run(parallel, json!({}), Some(Mock::Result(json!([1, 2]))), 0).is_ok());
         // With a mock, the Map reports its items and limits.
         let r = run(
             json!({"Type": "Map", "ItemSelector": {"v.$": "$$.Map.Item.Value"}, "MaxConcurrency": 2,
