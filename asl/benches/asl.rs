@@ -65,6 +65,7 @@ fn benches(c: &mut Criterion) {
         entered_event_id: 2,
         seed: 1,
         inspect: None,
+        item_reader_data: None,
     };
     c.bench_function("transition/pass_small_transform", |b| {
         b.iter(|| black_box(enter(state, black_box(&small), &[], &sc)))

@@ -41,11 +41,20 @@ pub fn compile_str(
                 "Definition must be a valid JSON object",
             )],
         }),
-        Err(e) => Err(DefinitionError {
+        // Blank text is not a JSON object (AWS's SCHEMA_VALIDATION_FAILED);
+        // other text that is not JSON is a JSON syntax problem.
+        Err(_) if definition.trim().is_empty() => Err(DefinitionError {
             diagnostics: vec![Diagnostic::new(
                 codes::SCHEMA_VALIDATION_FAILED,
                 "",
-                format!("Definition must be a valid JSON object ({e})"),
+                "Definition must be a valid JSON object",
+            )],
+        }),
+        Err(e) => Err(DefinitionError {
+            diagnostics: vec![Diagnostic::new(
+                codes::INVALID_JSON_DESCRIPTION,
+                "",
+                format!("The definition is not valid JSON: {e}"),
             )],
         }),
     }
@@ -1544,6 +1553,15 @@ mod tests {
             e.diagnostics[0].message,
             "Definition must be a valid JSON object"
         );
+        assert_eq!(e.diagnostics[0].code, codes::SCHEMA_VALIDATION_FAILED);
+        for not_json in ["{\"StartAt\": ", "StartAt: A", "{'a': 1}"] {
+            let e = compile_str(not_json, CompileOptions::default()).unwrap_err();
+            assert_eq!(
+                e.diagnostics[0].code,
+                codes::INVALID_JSON_DESCRIPTION,
+                "{not_json}"
+            );
+        }
     }
 
     #[test]

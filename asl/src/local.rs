@@ -228,6 +228,7 @@ impl Runner<'_> {
                     entered_event_id: entered_id,
                     seed: self.seed,
                     inspect: None,
+                    item_reader_data: None,
                 };
                 let mut children_failed = false;
                 let o = match step::enter(state, &input, &retries, &sc) {

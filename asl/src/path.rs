@@ -107,6 +107,71 @@ enum Compiled {
     Simple(Vec<PathStep>),
     /// Anything else: the RFC 9535 rewrite rooted at `$`.
     Query(Box<JsonPath>),
+    /// A union of member names as the last segment (`$[*]['a','b']`): as in
+    /// Jayway JsonPath, which AWS uses, one object per matched parent object
+    /// holding the members it has (RFC 9535 would list the values instead);
+    /// under a definite parent (`$.o['a','b']`) that object alone.
+    Members {
+        /// The path to the parents.
+        parent: Box<Compiled>,
+        /// The member names, in order.
+        names: Vec<String>,
+    },
+}
+
+impl Compiled {
+    fn new(src: &str, segments: &[Segment]) -> Result<Compiled, PathError> {
+        if let Some(steps) = simple_steps(segments) {
+            return Ok(Compiled::Simple(steps));
+        }
+        if let Some((Segment::Child(last), parent)) = segments.split_last()
+            && last.len() > 1
+            && let Some(names) = last
+                .iter()
+                .map(|s| match s {
+                    Selector::Name(n) => Some(n.clone()),
+                    _ => None,
+                })
+                .collect::<Option<Vec<String>>>()
+        {
+            return Ok(Compiled::Members {
+                parent: Box::new(Compiled::new(src, parent)?),
+                names,
+            });
+        }
+        let rfc = to_rfc9535(segments);
+        let query = JsonPath::parse(&rfc).map_err(|e| PathError::Query {
+            path: src.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        Ok(Compiled::Query(Box::new(query)))
+    }
+
+    /// Every node selected from `root`, in order.
+    fn nodes<'v>(&self, root: &'v Value) -> Vec<Cow<'v, Value>> {
+        match self {
+            Compiled::Simple(steps) => walk(root, steps).map(Cow::Borrowed).into_iter().collect(),
+            Compiled::Query(query) => query
+                .query(root)
+                .all()
+                .into_iter()
+                .map(Cow::Borrowed)
+                .collect(),
+            Compiled::Members { parent, names } => parent
+                .nodes(root)
+                .into_iter()
+                .filter_map(|node| match node.as_ref() {
+                    Value::Object(o) => Some(Cow::Owned(Value::Object(
+                        names
+                            .iter()
+                            .filter_map(|n| o.get(n).map(|v| (n.clone(), v.clone())))
+                            .collect(),
+                    ))),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A compiled ASL Path (`InputPath`, `OutputPath`, `ItemsPath`, `Variable`,
@@ -126,17 +191,7 @@ impl Path {
     /// `?()`, slices, unions, recursive descent `..`).
     pub fn parse(src: &str) -> Result<Path, PathError> {
         let (root, segments) = Parser::new(src).parse()?;
-        let compiled = match simple_steps(&segments) {
-            Some(steps) => Compiled::Simple(steps),
-            None => {
-                let rfc = to_rfc9535(&segments);
-                let query = JsonPath::parse(&rfc).map_err(|e| PathError::Query {
-                    path: src.to_owned(),
-                    message: e.message().to_owned(),
-                })?;
-                Compiled::Query(Box::new(query))
-            }
-        };
+        let compiled = Compiled::new(src, &segments)?;
         Ok(Path {
             src: src.to_owned(),
             root,
@@ -179,7 +234,7 @@ impl Path {
     pub fn steps(&self) -> Option<&[PathStep]> {
         match &self.compiled {
             Compiled::Simple(steps) => Some(steps),
-            Compiled::Query(_) => None,
+            Compiled::Query(_) | Compiled::Members { .. } => None,
         }
     }
 
@@ -202,8 +257,17 @@ impl Path {
         };
         match &self.compiled {
             Compiled::Simple(steps) => walk(root, steps).map(Cow::Borrowed),
-            Compiled::Query(query) => Some(Cow::Owned(Value::Array(
-                query.query(root).all().into_iter().cloned().collect(),
+            members @ Compiled::Members { parent, .. }
+                if matches!(**parent, Compiled::Simple(_)) =>
+            {
+                members.nodes(root).into_iter().next()
+            }
+            indefinite => Some(Cow::Owned(Value::Array(
+                indefinite
+                    .nodes(root)
+                    .into_iter()
+                    .map(Cow::into_owned)
+                    .collect(),
             ))),
         }
     }
@@ -447,6 +511,13 @@ impl<'s> Parser<'s> {
                         _ => vec![Selector::Name(self.dot_name()?)],
                     };
                     segments.push(Segment::Descendant(selectors));
+                }
+                '.' if self.peek_at(1) == Some('[') => {
+                    // `$.[0]`, `$.a.['b']`: a dot before a bracket, as CDK
+                    // writes paths and AWS (Jayway) accepts them.
+                    self.pos += 1;
+                    let selectors = self.bracket()?;
+                    segments.push(Segment::Child(selectors));
                 }
                 '.' => {
                     self.pos += 1;
@@ -915,6 +986,11 @@ mod tests {
         assert_eq!(sel("$.arn:aws", &input), Some(json!(5)));
         assert_eq!(sel("$['']", &input), Some(json!(6)));
         assert_eq!(sel("$.nope", &input), None);
+        // A dot before a bracket, as CDK writes paths (AWS accepts them).
+        assert_eq!(sel("$.['a-b']", &input), Some(json!(1)));
+        assert_eq!(sel("$.['q\\'uote']", &input), Some(json!(4)));
+        assert_eq!(sel("$.[\"sp\\u0020ace\"]", &input), Some(json!(3)));
+        assert!(Path::parse("$.['a'].[0]").unwrap().is_definite());
         assert_eq!(sel("$.a.b.c", &input), None);
         assert_eq!(sel("$.a[0]", &input), None);
         for p in ["$", "$.a", "$.a.b[0]", "$['x'][1]", "$$.Execution", "$v.a"] {
@@ -948,7 +1024,29 @@ mod tests {
         assert_eq!(sel("$.items[-1:].name", &input), Some(json!(["c"])));
         assert_eq!(sel("$.items[::2].name", &input), Some(json!(["a", "c"])));
         assert_eq!(sel("$.items[0,2].name", &input), Some(json!(["a", "c"])));
-        assert_eq!(sel("$.o['k2','k1']", &input), Some(json!([2, 1])));
+        // A union of names is Jayway's (AWS's): one object per parent.
+        assert_eq!(
+            sel("$.o['k2','k1']", &input),
+            Some(json!({"k2": 2, "k1": 1}))
+        );
+        assert_eq!(sel("$.o['k2','nope']", &input), Some(json!({"k2": 2})));
+        assert_eq!(sel("$.nope['a','b']", &input), None);
+        assert_eq!(
+            sel("$.items[*]['name','price']", &input),
+            Some(
+                json!([{"name": "a", "price": 5}, {"name": "b", "price": 15}, {"name": "c", "price": 8}])
+            )
+        );
+        // A dot before a bracket, as CDK writes paths.
+        assert_eq!(
+            sel("$.items.[*].['name','tags']", &input),
+            Some(json!([{"name": "a"}, {"name": "b"}, {"name": "c", "tags": ["x"]}]))
+        );
+        assert_eq!(
+            sel("$.items.[?(@.price > 10)].name", &input),
+            Some(json!(["b"]))
+        );
+        assert_eq!(sel("$.items.[0:1].name", &input), Some(json!(["a"])));
         assert_eq!(sel("$..price", &input), Some(json!([5, 15, 8])));
         assert_eq!(sel("$..['k1']", &input), Some(json!([1])));
         assert_eq!(sel("$.items[?(@.price > 100)]", &input), Some(json!([])));

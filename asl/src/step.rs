@@ -12,7 +12,7 @@
 //!     CompileOptions::default()).unwrap();
 //! let ctx = json!({});
 //! let vars = Default::default();
-//! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7, inspect: None };
+//! let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 7, inspect: None, item_reader_data: None };
 //! match enter(machine.start().unwrap(), &json!({"a": 41}), &[], &sc) {
 //!     Action::Complete(Outcome::End { output, .. }) => assert_eq!(output, json!({"sum": 42})),
 //!     other => panic!("{other:?}"),
@@ -53,6 +53,10 @@ pub struct StepContext<'a> {
     /// Where `TestState` collects the value after each data-flow stage
     /// (`None` when running workflows: nothing is recorded).
     pub inspect: Option<&'a RefCell<Inspection>>,
+    /// The items a Map state's `ItemReader` read, where the caller has them
+    /// (`TestState`'s `mapItemReaderData`); `None`: a Map state iterates
+    /// over its input as selected by `ItemsPath`/`Items`.
+    pub item_reader_data: Option<&'a Value>,
 }
 
 /// The value after each data-flow stage of one state, as `TestState`
@@ -63,6 +67,8 @@ pub struct Inspection {
     pub input: Option<Value>,
     /// After `InputPath` (JSONPath).
     pub after_input_path: Option<Value>,
+    /// A Map state's items after `ItemsPath` (JSONPath).
+    pub after_items_path: Option<Value>,
     /// After `Parameters` (JSONPath).
     pub after_parameters: Option<Value>,
     /// After `Arguments` (JSONata).
@@ -252,7 +258,11 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                 Some(r) => r.clone(),
                 None => apply_parameters(state, effective, &env, sc)?,
             };
-            sc.inspect(|i| i.result = Some(result.clone()));
+            sc.inspect(|i| {
+                i.result = Some(result.clone());
+                // A Pass state has no ResultSelector: AWS reports the result unchanged.
+                i.after_result_selector = Some(result.clone());
+            });
             let assigned = assign_jsonpath(state, state.assign.as_ref(), &result, &env, sc)?;
             let out = finish_output(state, raw, result, &env, sc)?;
             Ok(Action::Complete(transition(state, out, assigned)))
@@ -360,9 +370,10 @@ fn map_items(
     env: &Env<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Action, StatesError> {
-    let items_value = match &m.items_path {
-        None => effective.clone(),
-        Some(p) => p.select(&effective, env).ok_or_else(|| {
+    let items_value = match (sc.item_reader_data, &m.items_path) {
+        (Some(read), _) if m.item_reader.is_some() => read.clone(),
+        (_, None) => effective.clone(),
+        (_, Some(p)) => p.select(&effective, env).ok_or_else(|| {
             sc.error_in(
                 state,
                 names::RUNTIME,
@@ -374,13 +385,16 @@ fn map_items(
             )
         })?,
     };
+    sc.inspect(|i| i.after_items_path = Some(items_value.clone()));
     let Value::Array(items) = items_value else {
-        return Err(sc.error_in(
-            state,
+        let path = m.items_path.as_ref().map_or("$", |p| p.as_str());
+        return Err(StatesError::new(
             names::RUNTIME,
             format!(
-                "Map state input must be an array but was: {}",
-                compact(&items_value)
+                "Reference path \"{}\" must point to array.",
+                path.strip_prefix('$')
+                    .filter(|p| p.starts_with('$'))
+                    .unwrap_or(path)
             ),
         ));
     };
@@ -541,7 +555,10 @@ pub fn complete(
                 sc.inspect(|i| i.after_result_selector = Some(selected.clone()));
                 selected
             }
-            None => r,
+            None => {
+                sc.inspect(|i| i.after_result_selector = Some(r.clone()));
+                r
+            }
         };
         let out = finish_output(state, raw_input, selected, &env, sc)?;
         Ok(transition(state, out, assigned))
@@ -959,9 +976,9 @@ fn resolve_string(
                 state,
                 names::RUNTIME,
                 format!(
-                    "Invalid path '{}' : No results for path: {}",
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{}'",
                     p.as_str(),
-                    p.normalized()
+                    compact(raw)
                 ),
             )
         })?,
@@ -1440,15 +1457,16 @@ fn jsonata_map(
     b: &Bindings<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Action, StatesError> {
-    let items_value = match &m.items {
-        Some(t) => {
+    let items_value = match (sc.item_reader_data, &m.items) {
+        (Some(read), _) if m.item_reader.is_some() => read.clone(),
+        (_, Some(t)) => {
             let v = eval_field(state, t, "Items", b, sc)?;
             if !v.is_array() {
                 return Err(unexpected_type(state, t, "Items", "array", &v, sc));
             }
             v
         }
-        None => raw.clone(),
+        (_, None) => raw.clone(),
     };
     let Value::Array(items) = items_value else {
         return Err(sc.query_error_at(
@@ -1632,6 +1650,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         enter(m.state(name).unwrap(), &input, &[], &sc)
     }
@@ -1651,6 +1670,34 @@ mod tests {
                 assigned: Variables::new()
             })
         );
+    }
+
+    #[test]
+    fn a_dot_before_a_bracket_works_in_every_path_field() {
+        // As CDK writes paths: InputPath, a `.$` key, ItemsPath, a Choice Variable.
+        let m = machine(json!({
+            "A": {"Type": "Pass", "InputPath": "$.['in']", "Parameters": {"x.$": "$.v.[0]"},
+                  "ResultPath": "$.r", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [
+                {"Variable": "$.r.['x']", "NumericEquals": 5, "Next": "M"}], "Default": "D"},
+            "D": {"Type": "Succeed"},
+            "M": {"Type": "Map", "ItemsPath": "$.a.['xs']",
+                  "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                  "End": true}}));
+        let Action::Complete(Outcome::Next { output, .. }) =
+            run_enter(&m, "A", json!({"in": {"v": [5]}}))
+        else {
+            panic!()
+        };
+        assert_eq!(output, json!({"in": {"v": [5]}, "r": {"x": 5}}));
+        let Action::Complete(Outcome::Next { state, .. }) = run_enter(&m, "C", output) else {
+            panic!()
+        };
+        assert_eq!(state, "M");
+        match run_enter(&m, "M", json!({"a": {"xs": [1, 2]}})) {
+            Action::RunIterations { items, .. } => assert_eq!(items, vec![json!(1), json!(2)]),
+            o => panic!("{o:?}"),
+        }
     }
 
     #[test]
@@ -1733,6 +1780,15 @@ mod tests {
             run_enter(&m, "F", json!({"e": "E", "c": 1})),
             Action::Complete(Outcome::Fail(StatesError::new("E", "c 1")))
         );
+        // A path that selects nothing: AWS's words.
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "F", json!({"c": 1})) else {
+            panic!()
+        };
+        assert_eq!(e.error, names::RUNTIME);
+        assert_eq!(
+            e.cause,
+            "An error occurred while executing the state 'F' (entered at the event id #2). The JSONPath '$.e' specified for the field 'ErrorPath' could not be found in the input '{\"c\":1}'"
+        );
     }
 
     #[test]
@@ -1797,6 +1853,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         let out = complete(
             m.state("T").unwrap(),
@@ -1829,6 +1886,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         let t = m.state("T").unwrap();
         let err = || Err(StatesError::new("Transient", "boom"));
@@ -1911,6 +1969,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         assert!(matches!(
             complete(
@@ -1948,12 +2007,22 @@ mod tests {
             }
             o => panic!("{o:?}"),
         }
+        // AWS's words (TestState recordings): the path, `$$` written with one `$`.
         let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "M", json!({"xs": true})) else {
             panic!()
         };
-        assert!(
-            e.cause
-                .ends_with("Map state input must be an array but was: true")
+        assert_eq!(e.error, names::RUNTIME);
+        assert_eq!(e.cause, "Reference path \"$.xs\" must point to array.");
+        let m = machine(
+            json!({"M": {"Type": "Map", "ItemsPath": "$$.Execution.Input",
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}, "End": true}}),
+        );
+        let Action::Complete(Outcome::Fail(e)) = run_enter(&m, "M", json!([])) else {
+            panic!()
+        };
+        assert_eq!(
+            e.cause,
+            "Reference path \"$.Execution.Input\" must point to array."
         );
     }
 
@@ -2025,6 +2094,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         enter(m.state(name).unwrap(), &input, &[], &sc)
     }
@@ -2043,6 +2113,7 @@ mod tests {
             entered_event_id: 2,
             seed: 1,
             inspect: None,
+            item_reader_data: None,
         };
         complete(m.state(name).unwrap(), &input, result, &[], &sc)
     }

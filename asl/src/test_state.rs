@@ -20,6 +20,8 @@
 //!     vars: &vars,
 //!     mock: Some(Mock::Result(json!({"id": "r-1"}))),
 //!     retrier_retry_count: 0,
+//!     map_iteration_failure_count: None,
+//!     item_reader_data: None,
 //!     seed: 1,
 //! }).unwrap();
 //! assert_eq!(run.status, TestStatus::Succeeded);
@@ -29,9 +31,11 @@
 use crate::compile::{CompileOptions, compile};
 use crate::diagnostic::{DefinitionError, pointer};
 use crate::env::Variables;
-use crate::error::StatesError;
+use crate::error::{StatesError, names};
 use crate::model::{State, StateKind, StateMachine};
-use crate::step::{Action, Inspection, Outcome, StepContext, complete, enter, error_matches};
+use crate::step::{
+    Action, Inspection, Outcome, StepContext, complete, enter, error_matches, map_failure_tolerated,
+};
 use serde_json::Value;
 use std::cell::RefCell;
 
@@ -60,6 +64,12 @@ pub struct TestInput<'a> {
     pub mock: Option<Mock>,
     /// How many times the matching retrier has already retried.
     pub retrier_retry_count: u32,
+    /// For a Map state: how many of its iterations failed. Beyond the
+    /// state's tolerance (when it has one) the Map fails with
+    /// `States.ExceedToleratedFailureThreshold` instead of the mock result.
+    pub map_iteration_failure_count: Option<u32>,
+    /// For a Map state with an `ItemReader`: the items it read.
+    pub item_reader_data: Option<Value>,
     /// Seed for `States.UUID`, `States.MathRandom`, `$random()` and Retry jitter.
     pub seed: u64,
 }
@@ -137,16 +147,22 @@ pub struct TestOutcome {
 /// Why a state cannot be tested as asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TestStateError {
-    /// A Task, Parallel or Map state without a mock.
+    /// A Task state without a mock.
     #[error(
         "The state '{state}' is a {kind} state: its work is not run by TestState, so give a mock result or error output"
     )]
     MockRequired {
         /// The state's name.
         state: String,
-        /// Task, Parallel or Map.
+        /// Task.
         kind: &'static str,
     },
+    /// A Map or Parallel state without a mock (AWS's words; the API answers
+    /// `InvalidDefinition`).
+    #[error(
+        "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]"
+    )]
+    MapOrParallelWithoutMock,
     /// A mock result that is not an array for Parallel or Map.
     #[error(
         "The mock result of the {kind} state '{state}' must be a JSON array (one element per {per})"
@@ -159,8 +175,21 @@ pub enum TestStateError {
         /// branch or iteration.
         per: &'static str,
     },
-    /// A mock given for a state that has no work to mock.
-    #[error("The state '{state}' is a {kind} state: it takes no mock")]
+    /// A Parallel state's mock result with another count of elements than it
+    /// has branches.
+    #[error(
+        "The mock result of the Parallel state '{state}' has {got} elements, but the state has {branches} branches"
+    )]
+    MockBranchCount {
+        /// The state's name.
+        state: String,
+        /// The elements of the mock result.
+        got: usize,
+        /// The state's branches.
+        branches: usize,
+    },
+    /// A mock given for a state that has no work to mock (AWS's words).
+    #[error("State type '{kind}' is not supported when a mock is specified")]
     MockNotAllowed {
         /// The state's name.
         state: String,
@@ -224,6 +253,7 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
         entered_event_id: 2,
         seed: t.seed,
         inspect: Some(&cell),
+        item_reader_data: t.item_reader_data.as_ref(),
     };
     let retry_counts = vec![t.retrier_retry_count; state.retry.len()];
     let has_work = matches!(
@@ -235,6 +265,12 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
             state: state.name.clone(),
             kind: state.kind.type_name(),
         });
+    }
+    if has_work
+        && t.mock.is_none()
+        && matches!(state.kind, StateKind::Parallel { .. } | StateKind::Map(_))
+    {
+        return Err(TestStateError::MapOrParallelWithoutMock);
     }
     let mut given = t.mock;
     let mut mock = || {
@@ -260,8 +296,23 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
             tolerated_failure_percentage,
             failure,
         } => {
-            let mock = mock()?;
+            let mut mock = mock()?;
             check_array(state, &mock, "iteration")?;
+            // The iterations said to have failed, against the Map's tolerance.
+            if let (Some(failed), Mock::Result(_)) = (t.map_iteration_failure_count, &mock)
+                && (tolerated_failure_count.is_some() || tolerated_failure_percentage.is_some())
+                && !map_failure_tolerated(
+                    failed as usize,
+                    items.len(),
+                    tolerated_failure_count,
+                    tolerated_failure_percentage,
+                )
+            {
+                mock = Mock::Error(StatesError::new(
+                    names::EXCEED_TOLERATED_FAILURE_THRESHOLD,
+                    "The specified tolerated failure threshold was exceeded",
+                ));
+            }
             map = Some(MapInspection {
                 after_item_selector: items,
                 max_concurrency,
@@ -325,7 +376,18 @@ pub fn test_state(t: TestInput<'_>) -> Result<TestOutcome, TestStateError> {
                 }),
             )
         }
-        Outcome::Fail(error) => (TestStatus::Failed, None, Some(error), None, None),
+        Outcome::Fail(error) => {
+            // A retrier that matched but has no attempts left is still reported.
+            let error_details = state
+                .retry
+                .iter()
+                .position(|r| error_matches(&r.error_equals, &error.error))
+                .map(|i| ErrorDetails {
+                    retry_index: Some(i),
+                    ..ErrorDetails::default()
+                });
+            (TestStatus::Failed, None, Some(error), None, error_details)
+        }
     };
     Ok(TestOutcome {
         status,
@@ -354,9 +416,18 @@ fn finish(
 }
 
 fn check_array(state: &State, mock: &Mock, per: &'static str) -> Result<(), TestStateError> {
-    match mock {
-        Mock::Result(Value::Array(_)) | Mock::Error(_) => Ok(()),
-        Mock::Result(_) => Err(TestStateError::MockNotArray {
+    match (mock, &state.kind) {
+        (Mock::Result(Value::Array(items)), StateKind::Parallel { branches })
+            if items.len() != branches.len() =>
+        {
+            Err(TestStateError::MockBranchCount {
+                state: state.name.clone(),
+                got: items.len(),
+                branches: branches.len(),
+            })
+        }
+        (Mock::Result(Value::Array(_)) | Mock::Error(_), _) => Ok(()),
+        (Mock::Result(_), _) => Err(TestStateError::MockNotArray {
             state: state.name.clone(),
             kind: state.kind.type_name(),
             per,
@@ -399,6 +470,116 @@ mod tests {
         assert!(e.is_err());
     }
 
+    /// Runs a Map state with `stateConfiguration`'s Map fields.
+    fn run_map(
+        state: Value,
+        input: Value,
+        mock: Mock,
+        failures: Option<u32>,
+        read: Option<Value>,
+    ) -> TestOutcome {
+        let m = machine(state);
+        let (ctx, vars) = (json!({"Execution": {"Name": "t"}}), Variables::new());
+        test_state(TestInput {
+            state: m.state("S").unwrap(),
+            input,
+            context: &ctx,
+            vars: &vars,
+            mock: Some(mock),
+            retrier_retry_count: 0,
+            map_iteration_failure_count: failures,
+            item_reader_data: read,
+            seed: 3,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn map_iteration_failures_are_weighed_against_the_tolerance() {
+        let map = |extra: Value| {
+            let mut m = json!({"Type": "Map", "ItemsPath": "$.xs",
+                "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+                "End": true});
+            m.as_object_mut()
+                .unwrap()
+                .extend(extra.as_object().unwrap().clone());
+            m
+        };
+        let input = json!({"xs": ["a", "b", "c"]});
+        let ok = || Mock::Result(json!([1, 1, 1]));
+        let retry = json!({"ToleratedFailureCount": 1, "Retry": [
+            {"ErrorEquals": ["Other"]}, {"ErrorEquals": ["States.ExceedToleratedFailureThreshold"]}]});
+        // Within the tolerance: the mock result.
+        let r = run_map(map(retry.clone()), input.clone(), ok(), Some(1), None);
+        assert_eq!(r.status, TestStatus::Succeeded);
+        assert_eq!(r.output, Some(json!([1, 1, 1])));
+        assert_eq!(r.inspection.after_items_path, Some(json!(["a", "b", "c"])));
+        assert_eq!(r.inspection.after_result_selector, Some(json!([1, 1, 1])));
+        // Beyond it: the threshold error, through Retry then Catch.
+        let r = run_map(map(retry), input.clone(), ok(), Some(2), None);
+        assert_eq!(r.status, TestStatus::Retriable);
+        let e = r.error.unwrap();
+        assert_eq!(e.error, names::EXCEED_TOLERATED_FAILURE_THRESHOLD);
+        assert_eq!(
+            e.cause,
+            "The specified tolerated failure threshold was exceeded"
+        );
+        assert_eq!(r.error_details.unwrap().retry_index, Some(1));
+        let caught = json!({"ToleratedFailurePercentage": 50, "Catch": [
+            {"ErrorEquals": ["States.ExceedToleratedFailureThreshold"], "Next": "Handler"}]});
+        let r = run_map(map(caught), input.clone(), ok(), Some(2), None);
+        assert_eq!(r.status, TestStatus::CaughtError);
+        assert_eq!(r.error_details.unwrap().catch_index, Some(0));
+        // Without a tolerance AWS keeps the mock result.
+        let r = run_map(map(json!({})), input, ok(), Some(2), None);
+        assert_eq!(r.status, TestStatus::Succeeded);
+    }
+
+    #[test]
+    fn a_map_with_an_item_reader_iterates_over_the_data_given() {
+        let state = json!({"Type": "Map", "QueryLanguage": "JSONata",
+            "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                           "ReaderConfig": {"InputType": "JSON"},
+                           "Arguments": {"Bucket": "b", "Key": "k"}},
+            "ItemSelector": {"n": "{% $states.context.Map.Item.Value %}"},
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            "End": true});
+        let r = run_map(
+            state,
+            json!({"Bucket": "b"}),
+            Mock::Result(json!([1, 4])),
+            None,
+            Some(json!([1, 2])),
+        );
+        assert_eq!(r.status, TestStatus::Succeeded);
+        assert_eq!(r.output, Some(json!([1, 4])));
+        assert_eq!(
+            r.map.unwrap().after_item_selector,
+            vec![json!({"n": 1}), json!({"n": 2})]
+        );
+    }
+
+    #[test]
+    fn an_exhausted_retrier_is_reported_with_the_failure() {
+        let r = run(
+            json!({"Type": "Task", "Resource": ACTIVITY,
+                   "Retry": [{"ErrorEquals": ["Busy"], "MaxAttempts": 2}], "End": true}),
+            json!({}),
+            Some(Mock::Error(StatesError::new("Busy", "later"))),
+            2,
+        );
+        assert_eq!(r.status, TestStatus::Failed);
+        assert_eq!(r.error_details.unwrap().retry_index, Some(0));
+        // A Pass state reports its result as the value after ResultSelector.
+        let r = run(
+            json!({"Type": "Pass", "Result": {"k": 1}, "End": true}),
+            json!({}),
+            None,
+            0,
+        );
+        assert_eq!(r.inspection.after_result_selector, Some(json!({"k": 1})));
+    }
+
     fn run(state: Value, input: Value, mock: Option<Mock>, retried: u32) -> TestOutcome {
         try_run(state, input, mock, retried).unwrap()
     }
@@ -418,6 +599,8 @@ mod tests {
             vars: &vars,
             mock,
             retrier_retry_count: retried,
+            map_iteration_failure_count: None,
+            item_reader_data: None,
             seed: 3,
         })
     }
@@ -530,6 +713,11 @@ mod tests {
         ));
         let map = json!({"Type": "Map", "ItemProcessor": {"StartAt": "P",
             "States": {"P": {"Type": "Pass", "End": true}}}, "End": true});
+        // Map and Parallel states are not run without a mock (AWS: InvalidDefinition).
+        assert_eq!(
+            try_run(map.clone(), json!([1]), None, 0),
+            Err(TestStateError::MapOrParallelWithoutMock)
+        );
         assert!(matches!(
             try_run(map.clone(), json!([1]), Some(Mock::Result(json!({}))), 0),
             Err(TestStateError::MockNotArray { kind: "Map", .. })
@@ -543,6 +731,24 @@ mod tests {
             ),
             Err(TestStateError::MockNotAllowed { kind: "Pass", .. })
         ));
+        // A Parallel state's mock result has one element per branch.
+        let parallel = json!({"Type": "Parallel", "Branches": [
+            {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+            {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": true}}}], "End": true});
+        assert_eq!(
+            try_run(
+                parallel.clone(),
+                json!({}),
+                Some(Mock::Result(json!([1]))),
+                0
+            ),
+            Err(TestStateError::MockBranchCount {
+                state: "S".to_owned(),
+                got: 1,
+                branches: 2
+            })
+        );
+        assert!(try_run(parallel, json!({}), Some(Mock::Result(json!([1, 2]))), 0).is_ok());
         // With a mock, the Map reports its items and limits.
         let r = run(
             json!({"Type": "Map", "ItemSelector": {"v.$": "$$.Map.Item.Value"}, "MaxConcurrency": 2,

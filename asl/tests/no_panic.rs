@@ -102,7 +102,7 @@ proptest! {
         if let Ok(m) = compile(&def, CompileOptions::default()) {
             let ctx = json!({});
             let vars = Variables::new();
-            let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 1, inspect: None };
+            let sc = StepContext { context: &ctx, vars: &vars, entered_event_id: 2, seed: 1, inspect: None, item_reader_data: None };
             for state in m.states.values() {
                 let _ = enter(state, &input, &[], &sc);
             }

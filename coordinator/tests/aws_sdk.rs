@@ -432,7 +432,7 @@ async fn activities_tokens_and_errors() {
         .send()
         .await
         .unwrap_err();
-    assert_eq!(code(&e), "TaskDoesNotExist");
+    assert_eq!(code(&e), "TaskTimedOut");
     let t2 = c
         .get_activity_task()
         .activity_arn(&act)
@@ -739,9 +739,32 @@ async fn malformed_requests_get_aws_errors() {
         "{}",
         &r[..200.min(r.len())]
     );
-    // The server is still fine.
-    let ok = s.client().list_state_machines().send().await;
-    assert!(ok.is_ok());
+    // Every answer, an error or not, carries a request id, as AWS's do.
+    assert!(
+        r.to_ascii_lowercase().contains("\r\nx-amzn-requestid: "),
+        "{}",
+        &r[..200.min(r.len())]
+    );
+    let r = http("AWSStepFunctions.NoSuchThing", "{}");
+    assert!(
+        r.to_ascii_lowercase().contains("\r\nx-amzn-requestid: "),
+        "{r}"
+    );
+    // The server is still fine, and the SDK sees the request id.
+    use aws_sdk_sfn::operation::RequestId;
+    let ok = s.client().list_state_machines().send().await.unwrap();
+    assert_eq!(ok.request_id().map(str::len), Some(36));
+    let e = s
+        .client()
+        .describe_execution()
+        .execution_arn("arn:aws:states:us-east-1:123456789012:execution:nope:nope")
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        e.as_service_error().and_then(|e| e.request_id()).is_some(),
+        "{e:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -859,6 +859,9 @@ wire!(
         /// Which retrier or catcher handled the error.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         error_details: Option<InspectionErrorDetails>,
+        /// A Map state's items after `ItemsPath`.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        after_items_path: Option<String>,
         /// Each Map iteration's input after `ItemSelector`.
         #[serde(skip_serializing_if = "Option::is_none", default)]
         after_item_selector: Option<String>,

@@ -459,3 +459,16 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn arguments_take_a_dot_before_a_bracket() {
+    let input = json!({"xs": [{"b": 1, "c": 2}], "a": {"k": "v"}});
+    assert_eq!(
+        eval("States.Array($.xs.[0].['b'], $.['a'].k)", input.clone()),
+        json!([1, "v"])
+    );
+    assert_eq!(
+        eval("States.ArrayLength($.xs.[*].['b','c'])", input),
+        json!(1)
+    );
+}

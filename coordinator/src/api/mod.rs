@@ -54,11 +54,21 @@ pub fn app_with_long_poll(
         .route("/", post(handle))
         .route("/healthz", get(|| async { "ok" }))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::map_response(with_request_id))
         .with_state(AppState {
             engine,
             shutdown,
             long_poll,
         })
+}
+
+/// Every answer, errors included, carries a fresh `x-amzn-RequestId` as AWS's
+/// do (the SDKs report it as the request id: `$metadata.requestId`).
+async fn with_request_id(mut r: Response) -> Response {
+    if let Ok(id) = HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()) {
+        r.headers_mut().insert("x-amzn-RequestId", id);
+    }
+    r
 }
 
 async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {

@@ -1400,8 +1400,7 @@ impl Engine {
             timer_at: first_timer.into_iter().collect(),
         };
         let mut started = json!({"executionStartedEventDetails": {
-            "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn,
-            "stateMachineArn": machine_arn}});
+            "input": exec.rec.input, "inputDetails": {"truncated": false}, "roleArn": exec.rec.role_arn}});
         for (key, value) in [
             ("stateMachineVersionArn", &exec.rec.version_arn),
             ("stateMachineAliasArn", &exec.rec.alias_arn),
@@ -2014,47 +2013,28 @@ impl Engine {
         result: Result<Value, StatesError>,
     ) -> Result<(), ApiError> {
         let (exec_arn, id) = self.resolve_token(token)?;
-        let timed_out = self
-            .execs
-            .get(&exec_arn)
-            .is_some_and(|x| x.rt.timed_out.contains(&id));
-        if timed_out {
-            return Err(ApiError::task_timed_out(
-                "Task Timed Out: the task's deadline passed before this answer",
-            ));
-        }
-        if !self.execs.contains_key(&exec_arn) {
-            return Err(ApiError::task_does_not_exist(
-                "Task Does Not Exist: the execution of this task is closed",
-            ));
+        if !self.execs.contains_key(&exec_arn) || self.execs[&exec_arn].rt.timed_out.contains(&id) {
+            return Err(task_closed());
         }
         if self.deliver(&exec_arn, id, result) {
             Ok(())
         } else {
-            Err(ApiError::task_does_not_exist(
-                "Task Does Not Exist: this task is already closed",
-            ))
+            Err(task_closed())
         }
     }
 
     fn heartbeat(&mut self, token: &str) -> Result<(), ApiError> {
         let (exec_arn, id) = self.resolve_token(token)?;
         let Some(exec) = self.execs.remove(&exec_arn) else {
-            return Err(ApiError::task_does_not_exist(
-                "Task Does Not Exist: the execution of this task is closed",
-            ));
+            return Err(task_closed());
         };
         let timed_out = exec.rt.timed_out.contains(&id);
         let mut found = false;
         self.step(exec, |rt, cx| found = rt.heartbeat(cx, id));
-        if timed_out {
-            Err(ApiError::task_timed_out("Task Timed Out"))
-        } else if found {
+        if found && !timed_out {
             Ok(())
         } else {
-            Err(ApiError::task_does_not_exist(
-                "Task Does Not Exist: this task is already closed",
-            ))
+            Err(task_closed())
         }
     }
 
@@ -2174,3 +2154,10 @@ fn child_result(rec: &ExecutionRecord, mode: ChildMode) -> Result<Value, StatesE
 
 #[cfg(test)]
 mod tests;
+
+/// What AWS answers `SendTaskSuccess`, `SendTaskFailure` and
+/// `SendTaskHeartbeat` for a task that is no longer open: answered already,
+/// timed out, or its execution ended (stopped, failed, succeeded).
+fn task_closed() -> ApiError {
+    ApiError::task_timed_out("Task Timed Out: 'Provided task does not exist anymore'")
+}

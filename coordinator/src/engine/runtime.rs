@@ -189,6 +189,11 @@ pub struct Children {
     /// A distributed Map's run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run: Option<MapRun>,
+    /// The event `...StateSucceeded` links to (`previousEventId`), as AWS
+    /// links it: a Parallel's to the last event of its last branch, a Map's
+    /// to the last iteration's `MapIterationSucceeded`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub join_event: Option<i64>,
 }
 
 /// The identity of a distributed Map state's run.
@@ -501,7 +506,8 @@ impl Runtime {
     pub fn new(machine: &StateMachine, input: Value, now: i64, seed: u64) -> Self {
         Self {
             next_event_id: 2,
-            root: Frame::new(Vec::new(), machine.start_at.clone(), input, 1, false),
+            // As on AWS, the first state's `...StateEntered` links to 0, not to `ExecutionStarted`.
+            root: Frame::new(Vec::new(), machine.start_at.clone(), input, 0, false),
             deadline: machine.timeout_seconds.map(|s| now + (s as i64) * 1000),
             next_timer: 1,
             seed,
@@ -711,6 +717,7 @@ impl Runtime {
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
             inspect: None,
+            item_reader_data: None,
         };
         let action = step::enter(state, &f.input, &f.retry_counts, &sc);
         match action {
@@ -790,6 +797,7 @@ impl Runtime {
                 let n = frames.len();
                 let running = frames.iter().flatten().count();
                 f.pending = Pending::Children(Box::new(Children {
+                    join_event: None,
                     is_map: false,
                     quiet: f.quiet,
                     frames,
@@ -832,6 +840,7 @@ impl Runtime {
                         entered_event_id: f.entered_id as u64,
                         seed: self.seed,
                         inspect: None,
+                        item_reader_data: None,
                     };
                     let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
                     return self.apply(cx, f, o);
@@ -867,6 +876,7 @@ impl Runtime {
                     .filter(|(i, _)| done.as_ref().is_none_or(|d| d[*i].is_none()))
                     .collect();
                 let ch = Box::new(Children {
+                    join_event: None,
                     is_map: true,
                     quiet: f.quiet || distributed,
                     frames: (0..n).map(|_| None).collect(),
@@ -1432,6 +1442,7 @@ impl Runtime {
             entered_event_id: f.entered_id as u64,
             seed: self.seed,
             inspect: None,
+            item_reader_data: None,
         };
         let o = step::complete(state, raw, result, &f.retry_counts, &sc);
         if matches!(o, Outcome::Retry { .. }) {
@@ -1514,6 +1525,9 @@ impl Runtime {
                 Ok(v) => {
                     if ch.is_map {
                         self.emit(cx, &mut last, ch.quiet, "MapIterationSucceeded", json!({"mapIterationSucceededEventDetails": {"name": f.state, "index": i}}));
+                    }
+                    if ch.is_map || i + 1 == ch.results.len() {
+                        ch.join_event = Some(last);
                     }
                     ch.results[i] = Some(v);
                     // Free the finished child's memory.
@@ -1601,6 +1615,9 @@ impl Runtime {
                 } else {
                     "ParallelStateSucceeded"
                 };
+                if let Some(id) = ch.join_event.filter(|_| !ch.quiet && !f.quiet) {
+                    f.last_event = id;
+                }
                 self.emit(cx, &mut f.last_event, f.quiet, ev, json!({}));
                 self.complete_task(cx, f, &raw, Ok(Value::Array(results)));
             }

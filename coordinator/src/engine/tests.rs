@@ -556,3 +556,109 @@ async fn a_redrive_runs_only_the_parallel_branches_that_did_not_succeed() {
     );
     cancel.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histories_link_as_aws_s_and_closed_tasks_answer_task_timed_out() {
+    let store = Arc::new(MemoryStore::new());
+    let (h, cancel) = engine(store.clone());
+    let act = create_activity(&h, "work").await;
+    let machine = create_machine(&h, "m", one_task(&act, "one")).await;
+    let exec = start(&h, &machine.arn, "e1", r#"{"a":1}"#).await;
+    let task = poll(&h, &act).await.expect("a task");
+    succeed(&h, &task.token, "{}").await;
+    let events = store.history(&exec, None, false, 100).unwrap();
+    let links: Vec<(i64, i64, &str)> = events
+        .iter()
+        .map(|e| (e.id, e.previous_id, e.event_type.as_str()))
+        .collect();
+    // AWS: the first state's entry links to 0; every later event to the one before it.
+    assert_eq!(links[0], (1, 0, "ExecutionStarted"));
+    assert_eq!(links[1], (2, 0, "TaskStateEntered"));
+    assert!(
+        links[2..].iter().all(|(id, prev, _)| *prev == id - 1),
+        "{links:?}"
+    );
+    let started: Value = serde_json::from_str(&events[0].details).unwrap();
+    let details = started["executionStartedEventDetails"].as_object().unwrap();
+    let mut keys: Vec<&str> = details.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["input", "inputDetails", "roleArn"]);
+
+    // The task is closed (answered, and its execution ended): AWS answers TaskTimedOut to all three calls.
+    let closed = "Task Timed Out: 'Provided task does not exist anymore'";
+    let e = h
+        .call(|reply| Command::SendTaskSuccess {
+            token: task.token.clone(),
+            output: "{}".into(),
+            reply,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("TaskTimedOut", closed));
+    let e = h
+        .call(|reply| Command::SendTaskFailure {
+            token: task.token.clone(),
+            error: String::new(),
+            cause: String::new(),
+            reply,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("TaskTimedOut", closed));
+    let e = h
+        .call(|reply| Command::SendTaskHeartbeat {
+            token: task.token.clone(),
+            reply,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!((e.code, e.message.as_str()), ("TaskTimedOut", closed));
+    cancel.cancel();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn parallel_and_map_ends_link_as_aws_s() {
+    let store = Arc::new(MemoryStore::new());
+    let (h, cancel) = engine(store.clone());
+    let pass =
+        |name: &str| json!({"StartAt": name, "States": {name: {"Type": "Pass", "End": true}}});
+    let definition = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [pass("A"), pass("B")], "Next": "M"},
+        "M": {"Type": "Map", "ItemProcessor": pass("C"), "End": true}}})
+    .to_string();
+    let machine = create_machine(&h, "joins", definition).await;
+    let exec = start(&h, &machine.arn, "e1", "{}").await;
+    let mut events = Vec::new();
+    for _ in 0..500 {
+        events = store.history(&exec, None, false, 100).unwrap();
+        if events
+            .last()
+            .is_some_and(|e| e.event_type == "ExecutionSucceeded")
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let prev = |ty: &str| {
+        events
+            .iter()
+            .find(|e| e.event_type == ty)
+            .map(|e| e.previous_id)
+            .unwrap()
+    };
+    let id_of = |ty: &str, nth: usize| {
+        events
+            .iter()
+            .filter(|e| e.event_type == ty)
+            .nth(nth)
+            .map(|e| e.id)
+            .unwrap()
+    };
+    // A Parallel's end links to the last event of its last branch (AWS's histories).
+    assert_eq!(prev("ParallelStateSucceeded"), id_of("PassStateExited", 1));
+    // A Map's to the last iteration's end.
+    assert_eq!(prev("MapStateSucceeded"), id_of("MapIterationSucceeded", 1));
+    // Branches and iterations start from the state's start.
+    assert_eq!(prev("MapIterationStarted"), id_of("MapStateStarted", 0));
+    cancel.cancel();
+}
