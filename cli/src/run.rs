@@ -150,6 +150,19 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         }
     };
 
+    // The activities the definitions name exist before anything runs (as a
+    // deployment would create them): a Task on a missing activity fails.
+    let mut activities = std::collections::BTreeSet::new();
+    for (_, definition) in &definitions {
+        if let Ok(v) = serde_json::from_str::<Value>(definition) {
+            activity_names(&v, &mut activities);
+        }
+    }
+    for name in activities {
+        client
+            .create_activity(CreateActivityInput { name, tags: vec![] })
+            .await?;
+    }
     let mut machine_arn = String::new();
     for (name, definition) in &definitions {
         let created = client
@@ -163,6 +176,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         machine_arn = created.state_machine_arn;
     }
 
+    let answered: Vec<String> = workers.iter().map(|(a, _)| a.clone()).collect();
     let worker = if workers.is_empty() {
         None
     } else {
@@ -203,7 +217,11 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
             ..Default::default()
         })
         .await?;
-    let follow = follow(&client, &started.execution_arn, styled());
+    let waiting = Waiting {
+        answered,
+        endpoint: endpoint.clone(),
+    };
+    let follow = follow(&client, &started.execution_arn, &waiting, styled());
     let result = match args.timeout {
         Some(s) => match tokio::time::timeout(Duration::from_secs(s), follow).await {
             Ok(r) => r,
@@ -222,6 +240,46 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
         r.shutdown().await;
     }
     result
+}
+
+/// The names of the activities a definition's Task states name.
+fn activity_names(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+    match v {
+        Value::Object(m) => {
+            if let Some(Value::String(r)) = m.get("Resource")
+                && let Some((_, name)) = r.split_once(":activity:")
+            {
+                out.insert(name.to_owned());
+            }
+            m.values().for_each(|x| activity_names(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| activity_names(x, out)),
+        _ => {}
+    }
+}
+
+/// Which activities `--worker` answers, and where other workers can poll.
+struct Waiting {
+    answered: Vec<String>,
+    endpoint: String,
+}
+
+impl Waiting {
+    fn answers(&self, activity_arn: &str) -> bool {
+        self.answered
+            .iter()
+            .any(|a| a == activity_arn || activity_arn.rsplit(':').next() == Some(a.as_str()))
+    }
+
+    /// What to do about an activity nobody here answers.
+    fn hint(&self, activity_arn: &str) -> String {
+        let name = activity_arn.rsplit(':').next().unwrap_or(activity_arn);
+        format!(
+            "waiting for a worker of activity {name}: give `--worker {name}=COMMAND`, or run one against \
+             {} (stepwise-agent, the SDK's Worker, or aws stepfunctions get-activity-task)",
+            self.endpoint
+        )
+    }
 }
 
 /// Per state: when it was entered, how many times its work was scheduled, and
@@ -245,8 +303,14 @@ const SUCCEEDED: &[&str] = &[
 ];
 
 /// Follows the history until the execution ends, printing as it goes.
-async fn follow(client: &Client, arn: &str, styled: bool) -> Result<(), CliError> {
+async fn follow(
+    client: &Client,
+    arn: &str,
+    waiting: &Waiting,
+    styled: bool,
+) -> Result<(), CliError> {
     let mut seen = 0usize;
+    let mut hinted = std::collections::HashSet::new();
     // Every event's state, as the id of that state's `...StateEntered` event
     // (events chain to it through previousEventId), and the states now open.
     let mut entry_of: HashMap<i64, i64> = HashMap::new();
@@ -332,6 +396,13 @@ async fn follow(client: &Client, arn: &str, styled: bool) -> Result<(), CliError
             } else if SCHEDULED.contains(&t) {
                 if let Some((_, _, o)) = entry.and_then(|id| open.get_mut(&id)) {
                     o.attempts += 1;
+                }
+                if t == "ActivityScheduled"
+                    && let Some(activity) = detail(e, "resource")
+                    && !waiting.answers(&activity)
+                    && hinted.insert(activity.clone())
+                {
+                    eprintln!("{}", waiting.hint(&activity));
                 }
             } else if SUCCEEDED.contains(&t) {
                 if let Some((_, _, o)) = entry.and_then(|id| open.get_mut(&id)) {

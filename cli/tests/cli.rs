@@ -156,6 +156,23 @@ fn run_shows_states_retries_caught_errors_and_the_output() {
     );
     assert_eq!(output_json(&t), json!({"ok": true}));
 
+    // An activity nobody answers: a hint on stderr, and `--timeout` ends the wait.
+    let o = stepwise(&[
+        "run",
+        "examples/workflows/retry-catch.asl.json",
+        "--timeout",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(
+            "waiting for a worker of activity flaky-service: give `--worker flaky-service=COMMAND`"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("did not end within 2 s"), "{err}");
+
     // A failed execution exits 1 and says why.
     let o = stepwise(&[
         "run",
