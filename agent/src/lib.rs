@@ -187,7 +187,7 @@ impl Agent {
                         activity,
                         service_fn(move |e: TaskEvent<Value>| {
                             let h = h.clone();
-                            async move { h.run(e.payload, e.context).await }
+                            async move { logged(e.context, |ctx| h.run(e.payload, ctx)).await }
                         }),
                         options,
                     )
@@ -203,7 +203,7 @@ impl Agent {
                         activity,
                         service_fn(move |e: TaskEvent<Value>| {
                             let h = h.clone();
-                            async move { h.run(e.payload, e.context).await }
+                            async move { logged(e.context, |ctx| h.run(e.payload, ctx)).await }
                         }),
                         options,
                     )
@@ -247,6 +247,32 @@ impl Agent {
         }
         Ok(())
     }
+}
+
+/// Runs one task and logs one INFO line about it: the activity, the start of
+/// its token, the outcome (the error name when it failed) and how long it took.
+async fn logged<F, Fut>(ctx: TaskContext, run: F) -> Result<Value, TaskFailure>
+where
+    F: FnOnce(TaskContext) -> Fut,
+    Fut: Future<Output = Result<Value, TaskFailure>>,
+{
+    let activity = ctx
+        .activity_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let token: String = ctx.task_token.chars().take(12).collect();
+    let started = std::time::Instant::now();
+    let r = run(ctx).await;
+    let ms = started.elapsed().as_millis() as u64;
+    match &r {
+        Ok(_) => tracing::info!(%activity, %token, outcome = "succeeded", ms, "task"),
+        Err(f) => {
+            tracing::info!(%activity, %token, outcome = "failed", error = %f.error, ms, "task")
+        }
+    }
+    r
 }
 
 async fn report_status(metrics: Arc<WorkerMetrics>) {

@@ -469,6 +469,27 @@ async fn sighup_with_the_example_config_keeps_the_http_port_and_running_tasks() 
         metrics.contains("stepwise_agent_tasks_total{outcome=\"succeeded\"} 2"),
         "{metrics}"
     );
+    // One INFO line per task: activity, token prefix, outcome, duration.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tasks = Vec::new();
+    while tasks.len() < 2 && Instant::now() < deadline {
+        if let Ok(l) = log_rx.recv_timeout(Duration::from_millis(200))
+            && l.contains(" task ")
+        {
+            tasks.push(l);
+        }
+    }
+    assert!(
+        tasks.iter().any(|l| l.contains("activity=slow")
+            && l.contains("outcome=\"succeeded\"")
+            && l.contains("token=")
+            && l.contains("ms=")),
+        "{tasks:?}"
+    );
+    assert!(
+        tasks.iter().any(|l| l.contains("activity=uppercase")),
+        "{tasks:?}"
+    );
 }
 
 #[test]
