@@ -165,6 +165,10 @@ pub enum ConfigError {
 
 impl AgentConfig {
     /// Reads a file (if it exists, or if `required`) plus `STEPWISE_AGENT__*` env, and validates.
+    ///
+    /// A value of the wrong type or an unknown key does not stop the check:
+    /// every such problem is listed with its key, as the value problems are.
+    /// Messages do not repeat the file's path (the caller prints it once).
     pub fn load(path: &Path, required: bool) -> Result<Self, ConfigError> {
         let mut b = config::Config::builder();
         b = b.add_source(
@@ -177,10 +181,23 @@ impl AgentConfig {
                 .separator("__")
                 .try_parsing(true),
         );
-        let cfg: AgentConfig = b
+        let tree: serde_json::Value = b
             .build()
             .and_then(|c| c.try_deserialize())
-            .map_err(|e| ConfigError::Read(format!("{}: {e}", path.display())))?;
+            .map_err(|e| ConfigError::Read(without_path(&e.to_string(), path)))?;
+        let cfg: AgentConfig = match serde_json::from_value(tree.clone()) {
+            Ok(c) => c,
+            Err(e) => {
+                let mut problems = type_problems(&tree);
+                if problems.is_empty() {
+                    problems.push(Problem {
+                        key: "(file)".into(),
+                        message: e.to_string(),
+                    });
+                }
+                return Err(ConfigError::Invalid(problems));
+            }
+        };
         let problems = cfg.problems();
         if problems.is_empty() {
             Ok(cfg)
@@ -249,10 +266,24 @@ impl AgentConfig {
                 HandlerConfig::Exec {
                     command,
                     exit_codes,
+                    cwd,
                     ..
                 } => {
-                    if command.is_empty() || command[0].is_empty() {
-                        add(k("handler.command"), "must name a program");
+                    if let Some(d) = cwd
+                        && !d.is_dir()
+                    {
+                        add(k("handler.cwd"), "directory does not exist");
+                    }
+                    match command.first() {
+                        None => add(k("handler.command"), "must name a program"),
+                        Some(program) if program.is_empty() => {
+                            add(k("handler.command"), "must name a program")
+                        }
+                        Some(program) => {
+                            if let Err(why) = find_program(program, cwd.as_deref()) {
+                                add(k("handler.command"), &why);
+                            }
+                        }
                     }
                     for code in exit_codes.keys() {
                         if code.parse::<i32>().is_err() {
@@ -271,6 +302,202 @@ impl AgentConfig {
             }
         }
         p
+    }
+}
+
+/// Where `program` would be run from: a path (relative to `cwd` when set) or a
+/// name looked up on `PATH`, as the exec handler will start it. The error says
+/// what is wrong.
+pub fn find_program(program: &str, cwd: Option<&Path>) -> Result<PathBuf, String> {
+    if program.contains('/') {
+        let p = match cwd {
+            Some(d) if Path::new(program).is_relative() => d.join(program),
+            _ => PathBuf::from(program),
+        };
+        return if !p.is_file() {
+            Err(format!("program {program} does not exist"))
+        } else if !is_executable(&p) {
+            Err(format!("program {program} is not executable"))
+        } else {
+            Ok(p)
+        };
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file() && is_executable(p))
+        .ok_or_else(|| format!("program {program} is not found on PATH"))
+}
+
+#[cfg(unix)]
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(p: &Path) -> bool {
+    p.is_file()
+}
+
+/// The config crate's message without the file's path (printed once by the caller).
+fn without_path(message: &str, path: &Path) -> String {
+    let shown = path.display().to_string();
+    message
+        .replace(&format!(" in {shown}"), "")
+        .replace(&format!("\"{shown}\" "), "")
+        .replace(&shown, "the file")
+}
+
+/// Every key of the wrong type or unknown, found by deserializing each field
+/// on its own (serde stops at the first).
+fn type_problems(tree: &serde_json::Value) -> Vec<Problem> {
+    use serde_json::Value;
+    let mut p = Vec::new();
+    fn check<T: serde::de::DeserializeOwned>(v: &Value, key: &str, p: &mut Vec<Problem>) {
+        if let Err(e) = serde_json::from_value::<T>(v.clone()) {
+            p.push(Problem {
+                key: key.to_owned(),
+                message: e.to_string(),
+            });
+        }
+    }
+    fn unknown(key: &str, p: &mut Vec<Problem>) {
+        p.push(Problem {
+            key: key.to_owned(),
+            message: "unknown key".into(),
+        });
+    }
+    fn table<'a>(
+        v: &'a Value,
+        key: &str,
+        p: &mut Vec<Problem>,
+    ) -> Option<&'a serde_json::Map<String, Value>> {
+        let t = v.as_object();
+        if t.is_none() {
+            p.push(Problem {
+                key: key.to_owned(),
+                message: format!("must be a table, found {}", kind(v)),
+            });
+        }
+        t
+    }
+    let Some(top) = table(tree, "(file)", &mut p) else {
+        return p;
+    };
+    for (k, v) in top {
+        match k.as_str() {
+            "worker_name" | "log_format" => check::<Option<String>>(v, k, &mut p),
+            "shutdown_deadline_seconds" => check::<u64>(v, k, &mut p),
+            "coordinator" => {
+                if let Some(t) = table(v, k, &mut p) {
+                    for (ck, cv) in t {
+                        let key = format!("coordinator.{ck}");
+                        match ck.as_str() {
+                            "endpoint" | "region" => check::<Option<String>>(cv, &key, &mut p),
+                            "ca_bundle" => check::<Option<PathBuf>>(cv, &key, &mut p),
+                            _ => unknown(&key, &mut p),
+                        }
+                    }
+                }
+            }
+            "http" => {
+                if let Some(t) = table(v, k, &mut p) {
+                    if !t.contains_key("listen") {
+                        p.push(Problem {
+                            key: "http.listen".into(),
+                            message: "missing (an address such as 127.0.0.1:9464)".into(),
+                        });
+                    }
+                    for (hk, hv) in t {
+                        let key = format!("http.{hk}");
+                        match hk.as_str() {
+                            "listen" => check::<SocketAddr>(hv, &key, &mut p),
+                            _ => unknown(&key, &mut p),
+                        }
+                    }
+                }
+            }
+            "activities" => {
+                let Some(t) = table(v, k, &mut p) else {
+                    continue;
+                };
+                for (name, a) in t {
+                    let prefix = format!("activities.{name}");
+                    let Some(a) = table(a, &prefix, &mut p) else {
+                        continue;
+                    };
+                    if !a.contains_key("handler") {
+                        p.push(Problem {
+                            key: format!("{prefix}.handler"),
+                            message: "missing (an exec or http handler)".into(),
+                        });
+                    }
+                    for (ak, av) in a {
+                        let key = format!("{prefix}.{ak}");
+                        match ak.as_str() {
+                            "arn" => check::<Option<String>>(av, &key, &mut p),
+                            "concurrency" => check::<usize>(av, &key, &mut p),
+                            "heartbeat_seconds" | "timeout_seconds" => {
+                                check::<u64>(av, &key, &mut p)
+                            }
+                            "handler" => handler_problems(av, &key, &mut p),
+                            _ => unknown(&key, &mut p),
+                        }
+                    }
+                }
+            }
+            _ => unknown(k, &mut p),
+        }
+    }
+    fn handler_problems(v: &Value, prefix: &str, p: &mut Vec<Problem>) {
+        let Some(t) = table(v, prefix, p) else {
+            return;
+        };
+        let fields: &[&str] = match t.get("type").and_then(Value::as_str) {
+            Some("exec") => &["type", "command", "env", "cwd", "exit_codes"],
+            Some("http") => &["type", "url", "headers"],
+            _ => {
+                p.push(Problem {
+                    key: format!("{prefix}.type"),
+                    message: "must be \"exec\" or \"http\"".into(),
+                });
+                return;
+            }
+        };
+        for (hk, hv) in t {
+            let key = format!("{prefix}.{hk}");
+            match hk.as_str() {
+                "type" => {}
+                "command" if fields.contains(&"command") => check::<Vec<String>>(hv, &key, p),
+                "env" | "exit_codes" | "headers" if fields.contains(&hk.as_str()) => {
+                    check::<BTreeMap<String, String>>(hv, &key, p)
+                }
+                "cwd" if fields.contains(&"cwd") => check::<Option<PathBuf>>(hv, &key, p),
+                "url" if fields.contains(&"url") => check::<String>(hv, &key, p),
+                _ => unknown(&key, p),
+            }
+        }
+        for required in ["command", "url"] {
+            if fields.contains(&required) && !t.contains_key(required) {
+                p.push(Problem {
+                    key: format!("{prefix}.{required}"),
+                    message: "missing".into(),
+                });
+            }
+        }
+    }
+    p
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "nothing",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "a table",
     }
 }
 
@@ -336,12 +563,108 @@ mod tests {
         }
     }
 
+    fn problem_keys(e: ConfigError) -> Vec<String> {
+        let ConfigError::Invalid(p) = e else {
+            panic!("{e}")
+        };
+        p.into_iter().map(|p| p.key).collect()
+    }
+
     #[test]
     fn unknown_keys_and_bad_types_are_refused() {
-        assert!(matches!(parse("bogus = 1"), Err(ConfigError::Read(_))));
-        assert!(matches!(
-            parse("[activities.a]\nhandler = { type = \"ftp\" }"),
-            Err(ConfigError::Read(_))
-        ));
+        assert_eq!(problem_keys(parse("bogus = 1").unwrap_err()), ["bogus"]);
+        assert_eq!(
+            problem_keys(parse("[activities.a]\nhandler = { type = \"ftp\" }").unwrap_err()),
+            ["activities.a.handler.type"]
+        );
+    }
+
+    #[test]
+    fn every_type_error_is_listed_with_its_key_and_no_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("agent.toml");
+        std::fs::write(
+            &f,
+            r#"
+            shutdown_deadline_seconds = "soon"
+            [coordinator]
+            endpoint = "http://127.0.0.1:8083"
+            [http]
+            listen = "not an address"
+            [activities.a]
+            concurrency = "four"
+            handler = { type = "exec", command = "cat" }
+            [activities.b]
+            timeout_seconds = -1
+            handler = { type = "http", url = "http://x", colour = "red" }
+            "#,
+        )
+        .unwrap();
+        let e = AgentConfig::load(&f, true).unwrap_err();
+        let text = e.to_string();
+        assert!(!text.contains(&f.display().to_string()), "{text}");
+        let keys = problem_keys(e);
+        for k in [
+            "shutdown_deadline_seconds",
+            "http.listen",
+            "activities.a.concurrency",
+            "activities.a.handler.command",
+            "activities.b.timeout_seconds",
+            "activities.b.handler.colour",
+        ] {
+            assert!(keys.iter().any(|x| x == k), "{k} missing in {keys:?}");
+        }
+        assert_eq!(keys.len(), 6, "{keys:?}");
+    }
+
+    #[test]
+    fn exec_programs_must_exist() {
+        let e = parse(
+            r#"
+            [coordinator]
+            endpoint = "http://127.0.0.1:8083"
+            [activities.a]
+            handler = { type = "exec", command = ["/nonexistent/resize-image"] }
+            [activities.b]
+            handler = { type = "exec", command = ["no-such-program-anywhere-42"] }
+            [activities.c]
+            handler = { type = "exec", command = ["sh", "-c", "cat"], cwd = "/nonexistent-dir" }
+            [activities.d]
+            handler = { type = "exec", command = ["sh", "-c", "cat"] }
+            "#,
+        )
+        .unwrap_err();
+        let ConfigError::Invalid(p) = e else {
+            panic!("{e}")
+        };
+        let text: Vec<String> = p.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            text,
+            [
+                "activities.a.handler.command: program /nonexistent/resize-image does not exist",
+                "activities.b.handler.command: program no-such-program-anywhere-42 is not found on PATH",
+                "activities.c.handler.cwd: directory does not exist",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_relative_program_is_found_from_its_cwd() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join("run.sh");
+        std::fs::write(&script, "#!/bin/sh\ncat\n").unwrap();
+        assert!(
+            find_program("./run.sh", Some(dir.path())).is_err(),
+            "not executable yet"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+            assert_eq!(
+                find_program("./run.sh", Some(dir.path())),
+                Ok(dir.path().join("./run.sh"))
+            );
+        }
     }
 }

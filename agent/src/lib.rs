@@ -64,6 +64,7 @@ type Registrar = Arc<dyn Fn(WorkerBuilder) -> WorkerBuilder + Send + Sync>;
 pub struct Agent {
     config: AgentConfig,
     rust: Vec<Registrar>,
+    health: Option<HealthPort>,
 }
 
 impl std::fmt::Debug for Agent {
@@ -81,7 +82,17 @@ impl Agent {
         Self {
             config,
             rust: Vec::new(),
+            health: None,
         }
+    }
+
+    /// Serves `/healthz` and `/metrics` on a port opened by the caller, which
+    /// outlives this agent (a reload starts a new agent on the same port);
+    /// without one, [`Agent::run`] opens `[http] listen` itself and closes it
+    /// when it stops.
+    pub fn with_health_port(mut self, port: HealthPort) -> Self {
+        self.health = Some(port);
+        self
     }
 
     /// Adds a Rust handler for an activity (ARN or name).
@@ -176,7 +187,7 @@ impl Agent {
                         activity,
                         service_fn(move |e: TaskEvent<Value>| {
                             let h = h.clone();
-                            async move { h.run(e.payload, e.context).await }
+                            async move { logged(e.context, |ctx| h.run(e.payload, ctx)).await }
                         }),
                         options,
                     )
@@ -192,7 +203,7 @@ impl Agent {
                         activity,
                         service_fn(move |e: TaskEvent<Value>| {
                             let h = h.clone();
-                            async move { h.run(e.payload, e.context).await }
+                            async move { logged(e.context, |ctx| h.run(e.payload, ctx)).await }
                         }),
                         options,
                     )
@@ -210,8 +221,12 @@ impl Agent {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), AgentError> {
         let worker = self.worker().await?;
         let metrics = worker.metrics();
-        if let Some(port) = &self.config.http {
-            serve_http(port.listen, metrics.clone()).await?;
+        let own_port = match (&self.health, &self.config.http) {
+            (Some(_), _) | (None, None) => None,
+            (None, Some(h)) => Some(HealthPort::bind(h.listen).await?),
+        };
+        if let Some(port) = self.health.as_ref().or(own_port.as_ref()) {
+            port.add_metrics(metrics.clone());
         }
         let stop = worker.shutdown_handle();
         let running = tokio::spawn(worker.run());
@@ -227,8 +242,37 @@ impl Agent {
         stop.initiate_shutdown();
         let _ = running.await;
         status.abort();
+        if let Some(p) = own_port {
+            p.close().await;
+        }
         Ok(())
     }
+}
+
+/// Runs one task and logs one INFO line about it: the activity, the start of
+/// its token, the outcome (the error name when it failed) and how long it took.
+async fn logged<F, Fut>(ctx: TaskContext, run: F) -> Result<Value, TaskFailure>
+where
+    F: FnOnce(TaskContext) -> Fut,
+    Fut: Future<Output = Result<Value, TaskFailure>>,
+{
+    let activity = ctx
+        .activity_arn
+        .rsplit(':')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let token: String = ctx.task_token.chars().take(12).collect();
+    let started = std::time::Instant::now();
+    let r = run(ctx).await;
+    let ms = started.elapsed().as_millis() as u64;
+    match &r {
+        Ok(_) => tracing::info!(%activity, %token, outcome = "succeeded", ms, "task"),
+        Err(f) => {
+            tracing::info!(%activity, %token, outcome = "failed", error = %f.error, ms, "task")
+        }
+    }
+    r
 }
 
 async fn report_status(metrics: Arc<WorkerMetrics>) {
@@ -254,26 +298,150 @@ async fn report_status(metrics: Arc<WorkerMetrics>) {
     }
 }
 
-/// `/healthz` and Prometheus `/metrics` on a loopback port.
-async fn serve_http(
-    addr: std::net::SocketAddr,
-    metrics: Arc<WorkerMetrics>,
-) -> Result<(), AgentError> {
-    use axum::routing::get;
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let app = axum::Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route(
-            "/metrics",
-            get(move || {
-                let m = metrics.clone();
-                async move { render_metrics(&m) }
-            }),
-        );
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(())
+/// The `/healthz` and Prometheus `/metrics` port. It stays open across
+/// configuration reloads: each agent started on it adds its worker's counters,
+/// and `/metrics` reports the sum (so counters never go back). Dropping the
+/// last clone closes it.
+#[derive(Clone, Debug)]
+pub struct HealthPort {
+    inner: Arc<PortInner>,
+}
+
+#[derive(Debug)]
+struct PortInner {
+    configured: std::net::SocketAddr,
+    local: std::net::SocketAddr,
+    metrics: std::sync::Mutex<Vec<Arc<WorkerMetrics>>>,
+    stop: tokio_util::sync::CancellationToken,
+    server: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for PortInner {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl HealthPort {
+    /// Opens the port (`[http] listen`).
+    pub async fn bind(addr: std::net::SocketAddr) -> Result<Self, AgentError> {
+        use axum::routing::get;
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let inner = Arc::new(PortInner {
+            configured: addr,
+            local: listener.local_addr()?,
+            metrics: std::sync::Mutex::new(Vec::new()),
+            stop: tokio_util::sync::CancellationToken::new(),
+            server: std::sync::Mutex::new(None),
+        });
+        let weak = Arc::downgrade(&inner);
+        let app = axum::Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route(
+                "/metrics",
+                get(move || {
+                    let weak = weak.clone();
+                    async move {
+                        weak.upgrade()
+                            .map(|p| HealthPort { inner: p }.render())
+                            .unwrap_or_default()
+                    }
+                }),
+            );
+        let stop = inner.stop.clone();
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
+        });
+        if let Ok(mut s) = inner.server.lock() {
+            *s = Some(server);
+        }
+        Ok(Self { inner })
+    }
+
+    /// The address in the configuration.
+    pub fn configured_addr(&self) -> std::net::SocketAddr {
+        self.inner.configured
+    }
+
+    /// The address it listens on (the real port when the configuration says 0).
+    pub fn local_addr(&self) -> std::net::SocketAddr {
+        self.inner.local
+    }
+
+    /// Keeps the port if the configuration still names its address, opens the
+    /// new address if it changed (closing the old one once the new one is
+    /// open), closes it if `[http]` is gone. If the new address cannot be
+    /// opened, the error is returned and `current` is dropped: the caller
+    /// decides (the daemon keeps its old port by reconciling a clone).
+    pub async fn reconcile(
+        current: Option<HealthPort>,
+        wanted: Option<std::net::SocketAddr>,
+    ) -> Result<Option<HealthPort>, AgentError> {
+        match (current, wanted) {
+            (Some(p), Some(a)) if p.configured_addr() == a => Ok(Some(p)),
+            (Some(p), Some(a)) => {
+                let new = HealthPort::bind(a).await?;
+                for m in p.all_metrics() {
+                    new.add_metrics(m);
+                }
+                p.close().await;
+                Ok(Some(new))
+            }
+            (None, Some(a)) => Ok(Some(HealthPort::bind(a).await?)),
+            (Some(p), None) => {
+                p.close().await;
+                Ok(None)
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Stops listening (also for the other clones) once open requests are answered.
+    pub async fn close(&self) {
+        self.inner.stop.cancel();
+        let server = self.inner.server.lock().ok().and_then(|mut s| s.take());
+        if let Some(s) = server {
+            let _ = s.await;
+        }
+    }
+
+    fn all_metrics(&self) -> Vec<Arc<WorkerMetrics>> {
+        self.inner
+            .metrics
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
+    fn add_metrics(&self, m: Arc<WorkerMetrics>) {
+        if let Ok(mut v) = self.inner.metrics.lock() {
+            v.push(m);
+        }
+    }
+
+    fn render(&self) -> String {
+        let total = WorkerMetrics::default();
+        if let Ok(v) = self.inner.metrics.lock() {
+            for m in v.iter() {
+                let add = |to: &std::sync::atomic::AtomicU64,
+                           from: &std::sync::atomic::AtomicU64| {
+                    to.fetch_add(from.load(Ordering::Relaxed), Ordering::Relaxed);
+                };
+                add(&total.polls, &m.polls);
+                add(&total.empty_polls, &m.empty_polls);
+                add(&total.poll_errors, &m.poll_errors);
+                add(&total.tasks_started, &m.tasks_started);
+                add(&total.tasks_succeeded, &m.tasks_succeeded);
+                add(&total.tasks_failed, &m.tasks_failed);
+                add(&total.tasks_cancelled, &m.tasks_cancelled);
+                add(&total.in_flight, &m.in_flight);
+                add(&total.handler_micros_total, &m.handler_micros_total);
+            }
+        }
+        render_metrics(&total)
+    }
 }
 
 /// The worker's counters in the Prometheus text format.
@@ -379,6 +547,63 @@ mod tests {
             ecs_task_id_from(&http, "http://127.0.0.1:1/nothing").await,
             None
         );
+    }
+
+    async fn get(addr: std::net::SocketAddr, path: &str) -> Option<String> {
+        reqwest::get(format!("http://{addr}{path}"))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
+    }
+
+    #[tokio::test]
+    async fn the_health_port_is_kept_when_its_address_is_unchanged_and_moved_when_it_changed() {
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let port = HealthPort::bind(any).await.unwrap();
+        let first = port.local_addr();
+        let m = Arc::new(WorkerMetrics::default());
+        m.polls.store(5, Ordering::Relaxed);
+        port.add_metrics(m);
+        assert_eq!(get(first, "/healthz").await.as_deref(), Some("ok"));
+
+        // Same configured address: the same socket, counters kept.
+        let port = HealthPort::reconcile(Some(port), Some(any))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(port.local_addr(), first);
+        let m2 = Arc::new(WorkerMetrics::default());
+        m2.polls.store(2, Ordering::Relaxed);
+        port.add_metrics(m2);
+        let text = get(first, "/metrics").await.unwrap();
+        assert!(text.contains("stepwise_agent_polls_total 7"), "{text}");
+
+        // A new address: opened, and the old one closed.
+        let free = std::net::TcpListener::bind(any).unwrap();
+        let wanted = free.local_addr().unwrap();
+        drop(free);
+        let port = HealthPort::reconcile(Some(port), Some(wanted))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(port.local_addr(), wanted);
+        assert_eq!(get(wanted, "/healthz").await.as_deref(), Some("ok"));
+        assert_eq!(
+            get(first, "/healthz").await,
+            None,
+            "the old port still answers"
+        );
+
+        // [http] removed: closed.
+        assert!(
+            HealthPort::reconcile(Some(port), None)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(get(wanted, "/healthz").await, None);
     }
 
     #[test]

@@ -3,8 +3,8 @@
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
-use stepwise_agent::Agent;
 use stepwise_agent::config::AgentConfig;
+use stepwise_agent::{Agent, HealthPort};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,8 +32,10 @@ enum Cmd {
 fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only on a terminal: a file, a pipe or the journal gets plain text.
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         b.json().try_init()
@@ -78,8 +80,18 @@ async fn main() -> std::process::ExitCode {
 
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    // The health/metrics port belongs to the daemon, not to one configuration:
+    // a reload keeps it (and its socket) unless `[http] listen` changed.
+    let mut port = match HealthPort::reconcile(None, cfg.http.as_ref().map(|h| h.listen)).await {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("stepwise-agent: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    announce(port.as_ref());
     let mut draining = Vec::new();
-    let (mut stop_tx, mut run) = start(cfg.clone());
+    let (mut stop_tx, mut run) = start(cfg.clone(), port.clone());
     loop {
         let reload = async {
             #[cfg(unix)]
@@ -113,27 +125,55 @@ async fn main() -> std::process::ExitCode {
                 return std::process::ExitCode::SUCCESS;
             }
             _ = reload => {
-                match AgentConfig::load(&cli.config, true) {
-                    Ok(new) => {
-                        tracing::info!("configuration reloaded; running tasks finish on the old handlers");
-                        // The old worker stops polling; its running tasks finish in the background.
-                        let _ = stop_tx.send(());
-                        draining.push(run);
-                        cfg = new;
-                        (stop_tx, run) = start(cfg.clone());
+                let new = match AgentConfig::load(&cli.config, true) {
+                    Ok(new) => new,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload refused; the current configuration stays");
+                        continue;
                     }
-                    Err(e) => tracing::error!(error = %e, "reload refused; the current configuration stays"),
+                };
+                let wanted = new.http.as_ref().map(|h| h.listen);
+                let moved = port.as_ref().map(HealthPort::configured_addr) != wanted;
+                match HealthPort::reconcile(port.clone(), wanted).await {
+                    Ok(p) => port = p,
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload refused: the new [http] listen address cannot be opened; the current configuration stays");
+                        continue;
+                    }
                 }
+                if moved {
+                    announce(port.as_ref());
+                }
+                tracing::info!("configuration reloaded; running tasks finish on the old handlers");
+                // The old worker stops polling; its running tasks finish in the background.
+                let _ = stop_tx.send(());
+                draining.push(run);
+                cfg = new;
+                (stop_tx, run) = start(cfg.clone(), port.clone());
             }
         }
     }
 }
 
+/// One line on stdout with the address the health/metrics port listens on.
+fn announce(port: Option<&HealthPort>) {
+    if let Some(p) = port {
+        println!("stepwise-agent http listening on {}", p.local_addr());
+    }
+}
+
 type Running = tokio::task::JoinHandle<Result<(), stepwise_agent::AgentError>>;
 
-fn start(cfg: AgentConfig) -> (tokio::sync::oneshot::Sender<()>, Running) {
+fn start(
+    cfg: AgentConfig,
+    port: Option<HealthPort>,
+) -> (tokio::sync::oneshot::Sender<()>, Running) {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let run = tokio::spawn(Agent::new(cfg).run(async move {
+    let mut agent = Agent::new(cfg);
+    if let Some(p) = port {
+        agent = agent.with_health_port(p);
+    }
+    let run = tokio::spawn(agent.run(async move {
         let _ = stop_rx.await;
     }));
     (stop_tx, run)

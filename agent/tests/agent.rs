@@ -338,3 +338,237 @@ fn example_configs_pass_check() {
         );
     }
 }
+
+/// `systemctl reload` with the example configuration (which sets `[http] listen`):
+/// the agent keeps its health/metrics socket and the task it is running, and the
+/// reloaded handlers take the next tasks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_with_the_example_config_keeps_the_http_port_and_running_tasks() {
+    use std::io::BufRead;
+    let (_server, c, url) = coordinator().await;
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let release = dir.path().join("release");
+    // The example file as installed by the unit, plus a slow activity that
+    // runs until the test lets it finish.
+    let example = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../examples/agent/exec.toml"
+    ))
+    .unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            "{example}\n[activities.slow]\nhandler = {{ type = \"exec\", command = [\"sh\", \"-c\", \"touch {}; while [ ! -e {} ]; do sleep 0.05; done; echo '\\\"finished\\\"'\"] }}\n",
+            started.display(),
+            release.display()
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "info")
+        .env("STEPWISE_AGENT__COORDINATOR__ENDPOINT", &url)
+        // The example's fixed port would collide between test runs: any free one.
+        .env("STEPWISE_AGENT__HTTP__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut agent = AgentProc(child);
+    let stdout = agent.0.stdout.take().unwrap();
+    let (line_tx, line_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = line_tx.send(l);
+        }
+    });
+    let stderr = agent.0.stderr.take().unwrap();
+    let (log_tx, log_rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let _ = log_tx.send(l);
+        }
+    });
+    let first = line_rx.recv_timeout(Duration::from_secs(30)).unwrap();
+    let addr = first
+        .strip_prefix("stepwise-agent http listening on ")
+        .unwrap_or_else(|| panic!("unexpected line {first}"))
+        .to_owned();
+    let health = || {
+        let addr = addr.clone();
+        async move {
+            reqwest::get(format!("http://{addr}/healthz"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()
+        }
+    };
+    assert_eq!(health().await.as_deref(), Some("ok"));
+
+    let slow = machine(&c, "slow-reload", json!({"StartAt": "S", "States": {"S": {"Type": "Task", "Resource": act("slow"), "End": true}}})).await;
+    let upper = machine(&c, "upper-reload", json!({"StartAt": "U", "States": {"U": {"Type": "Task", "Resource": act("uppercase"), "End": true}}})).await;
+    let ex = start(&c, &slow, json!({})).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the task never started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    agent.signal("HUP");
+    // The reload is done once it says so.
+    loop {
+        let l = log_rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the agent logged its reload");
+        assert!(!l.contains("\u{1b}["), "colour codes in a piped log: {l:?}");
+        if l.contains("configuration reloaded") {
+            break;
+        }
+    }
+    assert_eq!(
+        agent.0.try_wait().unwrap(),
+        None,
+        "the agent exited on SIGHUP"
+    );
+    assert_eq!(
+        health().await.as_deref(),
+        Some("ok"),
+        "the http port was lost"
+    );
+    assert!(
+        line_rx.try_recv().is_err(),
+        "the port was announced again though its address did not change"
+    );
+
+    // The task started before the reload finishes and is reported.
+    std::fs::write(&release, "").unwrap();
+    let d = wait(&c, &ex, Duration::from_secs(20)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?}", d.cause);
+    assert_eq!(d.output.as_deref(), Some(r#""finished""#));
+    // The reloaded handlers answer new tasks.
+    let ex = start(&c, &upper, json!({"name": "ada"})).await;
+    let d = wait(&c, &ex, Duration::from_secs(20)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?}", d.cause);
+    assert_eq!(d.output.as_deref(), Some(r#"{"NAME":"ADA"}"#));
+    let metrics = reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("stepwise_agent_tasks_total{outcome=\"succeeded\"} 2"),
+        "{metrics}"
+    );
+    // One INFO line per task: activity, token prefix, outcome, duration.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tasks = Vec::new();
+    while tasks.len() < 2 && Instant::now() < deadline {
+        if let Ok(l) = log_rx.recv_timeout(Duration::from_millis(200))
+            && l.contains(" task ")
+        {
+            tasks.push(l);
+        }
+    }
+    assert!(
+        tasks.iter().any(|l| l.contains("activity=slow")
+            && l.contains("outcome=\"succeeded\"")
+            && l.contains("token=")
+            && l.contains("ms=")),
+        "{tasks:?}"
+    );
+    assert!(
+        tasks.iter().any(|l| l.contains("activity=uppercase")),
+        "{tasks:?}"
+    );
+}
+
+#[test]
+fn check_finds_an_exec_program_that_does_not_exist_and_prints_the_path_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        r#"
+        [coordinator]
+        endpoint = "http://127.0.0.1:8083"
+        [activities.resize]
+        concurrency = "two"
+        handler = { type = "exec", command = ["/usr/local/bin/no-such-resize-image"] }
+        [activities.notify]
+        timeout_seconds = "1m"
+        handler = { type = "http", url = "http://127.0.0.1:8080/notify" }
+        "#,
+    );
+    let run = |cfg: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+            .arg("check")
+            .arg("--config")
+            .arg(cfg)
+            .output()
+            .unwrap()
+    };
+    // Type errors first: every one of them, the file's path once.
+    let out = run(&cfg);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches(&cfg.display().to_string()).count(), 1, "{err}");
+    assert!(err.contains("activities.resize.concurrency"), "{err}");
+    assert!(err.contains("activities.notify.timeout_seconds"), "{err}");
+    // Then the program that is not there.
+    let cfg = write_config(
+        &dir,
+        r#"
+        [coordinator]
+        endpoint = "http://127.0.0.1:8083"
+        [activities.resize]
+        handler = { type = "exec", command = ["/usr/local/bin/no-such-resize-image"] }
+        "#,
+    );
+    let out = run(&cfg);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "activities.resize.handler.command: program /usr/local/bin/no-such-resize-image does not exist"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_readme_names_every_error_the_agent_can_produce() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for dir in ["agent/src", "sdk/src"] {
+        for e in std::fs::read_dir(format!("{root}/{dir}")).unwrap() {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap();
+            for prefix in ["\"Agent.", "\"Handler.", "\"Worker."] {
+                for (at, _) in text.match_indices(prefix) {
+                    let name: String = text[at + 1..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || *c == '.')
+                        .collect();
+                    // `Agent.ExitCode.7` in a unit test is `Agent.ExitCode.<n>`.
+                    let name = name.trim_end_matches(|c: char| c == '.' || c.is_ascii_digit());
+                    names.insert(name.to_owned());
+                }
+            }
+        }
+    }
+    assert!(names.contains("Agent.ExecFailed"), "{names:?}");
+    let missing: Vec<_> = names
+        .iter()
+        .filter(|n| !readme.contains(&format!("`{n}")))
+        .collect();
+    assert!(missing.is_empty(), "not in the README: {missing:?}");
+}

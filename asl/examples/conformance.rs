@@ -11,18 +11,31 @@ use std::path::Path;
 use stepwise_asl::compile::{CompileOptions, compile};
 use stepwise_asl::local::{LocalOptions, run};
 
-fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
+fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> std::io::Result<()> {
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
         if p.is_dir() {
-            files(&p, out);
+            files(&p, out)?;
         } else if p.extension().is_some_and(|x| x == "json") {
             out.push(p);
         }
     }
+    Ok(())
+}
+
+/// The case files under `dir`, sorted: an error if the folder cannot be read
+/// or holds none (a run that found nothing to check has not passed).
+fn case_files(dir: &Path) -> Result<Vec<std::path::PathBuf>, String> {
+    let mut all = Vec::new();
+    files(dir, &mut all).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if all.is_empty() {
+        return Err(format!(
+            "{}: no conformance cases (*.json) found",
+            dir.display()
+        ));
+    }
+    all.sort();
+    Ok(all)
 }
 
 /// Expected values use placeholders (listed in `expected.placeholders`): a
@@ -44,13 +57,17 @@ fn matches(expected: &Value, actual: &Value, ph: &[String]) -> bool {
     }
 }
 
-fn main() {
+fn main() -> std::process::ExitCode {
     let dir = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "../shared/conformance/cases".into());
-    let mut all = Vec::new();
-    files(Path::new(&dir), &mut all);
-    all.sort();
+    let all = match case_files(Path::new(&dir)) {
+        Ok(all) => all,
+        Err(e) => {
+            eprintln!("conformance: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
     let (mut pass, mut fail, mut skipped) = (0, 0, 0);
     for f in all {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
@@ -113,4 +130,27 @@ fn main() {
     println!(
         "local conformance: {pass} passed, {fail} failed, {skipped} skipped (Task, activity or validation cases)"
     );
+    if fail > 0 {
+        std::process::ExitCode::FAILURE
+    } else if pass == 0 {
+        eprintln!("conformance: no case could run without a server");
+        std::process::ExitCode::from(2)
+    } else {
+        std::process::ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_without_cases_is_an_error() {
+        assert!(case_files(Path::new("/nonexistent")).is_err());
+        let empty = std::env::temp_dir().join(format!("conformance-empty-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        let r = case_files(&empty);
+        std::fs::remove_dir(&empty).unwrap();
+        assert!(r.unwrap_err().contains("no conformance cases"));
+    }
 }

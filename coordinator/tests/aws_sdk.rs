@@ -835,7 +835,7 @@ fn example(name: &str) -> String {
 async fn example_workflows_run() {
     let s = Server::start(None, &[]);
     let c = s.client();
-    // Data processing with Map, tolerating one bad record out of eleven.
+    // Data processing with Map: one bad record out of eleven is rejected.
     let sm = c
         .create_state_machine()
         .name("data")
@@ -860,7 +860,9 @@ async fn example_workflows_run() {
     let d = wait_done(&c, ex.execution_arn(), Duration::from_secs(10)).await;
     assert_eq!(d.status(), &ExecutionStatus::Succeeded, "{:?}", d.cause());
     let out: Value = serde_json::from_str(d.output().unwrap()).unwrap();
-    assert_eq!(out["count"], json!(11));
+    // The null record takes the Reject path: listed, not counted.
+    assert_eq!(out["count"], json!(10));
+    assert_eq!(out["rejected"], json!([10]));
 
     // Parent/child with startExecution.sync:2 inside a Map.
     c.create_state_machine()
