@@ -572,3 +572,55 @@ fn the_readme_names_every_error_the_agent_can_produce() {
         .collect();
     assert!(missing.is_empty(), "not in the README: {missing:?}");
 }
+
+/// A Lambda function of an AWS definition, served on this host by the
+/// agent's exec handler through the coordinator's `lambda_activities`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lambda_function_served_by_the_exec_handler() {
+    let mut settings = stepwise_coordinator::config::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        in_memory: true,
+        ..Default::default()
+    };
+    settings
+        .integrations
+        .lambda_activities
+        .push(stepwise_coordinator::integrations::LambdaActivity {
+            function: "shout".into(),
+            activity: act("shout"),
+        });
+    let running = stepwise_coordinator::start(settings).await.unwrap();
+    let url = format!("http://{}", running.addr);
+    let c = Client::builder().endpoint_url(&url).build().unwrap();
+    c.create_activity(CreateActivityInput {
+        name: "shout".into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_config(
+        &dir,
+        &format!(
+            r#"
+            [coordinator]
+            endpoint = "{url}"
+            [activities.shout]
+            handler = {{ type = "exec", command = ["sh", "-c", "tr a-z A-Z"] }}
+            "#
+        ),
+    );
+    let _agent = AgentProc::start(&cfg);
+    // As written for AWS: lambda:invoke with a FunctionName and a Payload.
+    let sm = machine(&c, "lambda-on-prem", json!({"StartAt": "Invoke", "States": {
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:shout", "Payload": {"word.$": "$.word"}},
+            "ResultSelector": {"said.$": "$.Payload", "status.$": "$.StatusCode"}, "End": true}
+    }}))
+    .await;
+    let ex = start(&c, &sm, json!({"word": "hello"})).await;
+    let d = wait(&c, &ex, Duration::from_secs(30)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{:?}", d.cause);
+    let out: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
+    assert_eq!(out, json!({"said": {"WORD": "HELLO"}, "status": 200}));
+}
