@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod arn;
+pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod store;
@@ -44,6 +45,14 @@ pub enum ServeError {
     /// Serving failed.
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    /// The keys file could not be used.
+    #[error("{0}")]
+    Keys(#[from] auth::keys::KeysError),
+    /// A non-loopback address without authentication.
+    #[error(
+        "refusing to listen on {0} without authentication: give --auth-file FILE (README: Running on a network), or --insecure-no-auth to let anyone who reaches the port do anything"
+    )]
+    Unauthenticated(SocketAddr),
 }
 
 /// A running coordinator: its address, a handle to its engine, and how to stop it.
@@ -52,12 +61,18 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The engine.
     pub engine: EngineHandle,
+    gate: auth::Gate,
     cancel: CancellationToken,
     server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
     engine_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Reads the keys file again (what SIGHUP does); the keys in use stay on error.
+    pub fn reload(&self) -> Result<usize, auth::keys::KeysError> {
+        self.gate.reload()
+    }
+
     /// Stops accepting requests, lets the engine commit its last round, and waits.
     pub async fn shutdown(self) {
         self.cancel.cancel();
@@ -79,6 +94,21 @@ pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, store::StoreErr
 
 /// Starts the coordinator on the settings' address and returns once it listens.
 pub async fn start(settings: Settings) -> Result<Running, ServeError> {
+    if settings.auth_file.is_none() && !settings.listen.ip().is_loopback() {
+        if !settings.insecure_no_auth {
+            return Err(ServeError::Unauthenticated(settings.listen));
+        }
+        tracing::warn!(
+            listen = %settings.listen,
+            "--insecure-no-auth: listening on a non-loopback address without authentication; anyone who reaches this port can do anything"
+        );
+    }
+    let gate = auth::Gate::new(
+        settings.auth_file.clone(),
+        &settings.region,
+        &settings.account_id,
+        auth::HostCheck::new(settings.listen, &settings.host_names),
+    )?;
     let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
@@ -105,7 +135,10 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
     });
-    let app = api::app(handle.clone(), cancel.clone());
+    let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
+        gate.clone(),
+        auth::gate,
+    ));
     let stop = cancel.clone();
     let server = tokio::spawn(async move {
         axum::serve(listener, app)
@@ -116,6 +149,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     Ok(Running {
         addr,
         engine: handle,
+        gate,
         cancel,
         server,
         engine_task,
@@ -130,7 +164,22 @@ pub async fn serve(
     let running = start(settings).await?;
     // A plain line on stdout so scripts and tests can learn the bound port.
     println!("stepwise-coordinator listening on {}", running.addr);
-    shutdown.await;
+    tokio::pin!(shutdown);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        #[cfg(unix)]
+        let reload = hup.recv();
+        #[cfg(not(unix))]
+        let reload = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = reload => match running.reload() {
+                Ok(n) => tracing::info!(keys = n, "SIGHUP: reloaded"),
+                Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous keys stay in use"),
+            },
+        }
+    }
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())
