@@ -50,6 +50,22 @@ pub struct Cli {
     /// repeatable. localhost and IP addresses are always accepted.
     #[arg(long = "host-name")]
     pub host_names: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`; read again on SIGHUP).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once (default 4096).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds for a request head (or TLS handshake) to arrive; also the idle
+    /// time after which a kept-alive connection is closed (default 30).
+    #[arg(long)]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds for a request body to arrive (default 60).
+    #[arg(long)]
+    pub body_timeout_seconds: Option<u64>,
 }
 
 /// The effective settings.
@@ -77,6 +93,16 @@ pub struct Settings {
     pub insecure_no_auth: bool,
     /// Names clients reach this server by (accepted in `Host`).
     pub host_names: Vec<String>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// Its PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Seconds for a request head to arrive, and idle keep-alive time.
+    pub header_timeout_seconds: u64,
+    /// Seconds for a request body to arrive.
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for Settings {
@@ -92,6 +118,11 @@ impl Default for Settings {
             auth_file: None,
             insecure_no_auth: false,
             host_names: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 4096,
+            header_timeout_seconds: 30,
+            body_timeout_seconds: 60,
         }
     }
 }
@@ -157,6 +188,32 @@ impl Settings {
             s.insecure_no_auth = true;
         }
         s.host_names.extend(cli.host_names.iter().cloned());
+        if let Some(v) = &cli.tls_cert {
+            s.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &cli.tls_key {
+            s.tls_key = Some(v.clone());
+        }
+        if let Some(v) = cli.max_connections {
+            s.max_connections = v;
+        }
+        if let Some(v) = cli.header_timeout_seconds {
+            s.header_timeout_seconds = v;
+        }
+        if let Some(v) = cli.body_timeout_seconds {
+            s.body_timeout_seconds = v;
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return Err(SettingsError::Invalid(
+                "--tls-cert and --tls-key go together".into(),
+            ));
+        }
+        if s.max_connections == 0 || s.header_timeout_seconds == 0 || s.body_timeout_seconds == 0 {
+            return Err(SettingsError::Invalid(
+                "max_connections, header_timeout_seconds and body_timeout_seconds must be above 0"
+                    .into(),
+            ));
+        }
         if let Some(v) = &cli.data_dir {
             s.data_dir = v.clone();
         }

@@ -13,6 +13,7 @@ pub mod arn;
 pub mod auth;
 pub mod config;
 pub mod engine;
+pub mod server;
 pub mod store;
 pub mod time;
 pub mod token;
@@ -48,6 +49,9 @@ pub enum ServeError {
     /// The keys file could not be used.
     #[error("{0}")]
     Keys(#[from] auth::keys::KeysError),
+    /// The TLS certificate or key could not be used.
+    #[error("{0}")]
+    Tls(#[from] server::TlsError),
     /// A non-loopback address without authentication.
     #[error(
         "refusing to listen on {0} without authentication: give --auth-file FILE (README: Running on a network), or --insecure-no-auth to let anyone who reaches the port do anything"
@@ -62,8 +66,9 @@ pub struct Running {
     /// The engine.
     pub engine: EngineHandle,
     gate: auth::Gate,
+    tls: Option<Arc<server::Tls>>,
     cancel: CancellationToken,
-    server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    server: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
 }
 
@@ -71,6 +76,19 @@ impl Running {
     /// Reads the keys file again (what SIGHUP does); the keys in use stay on error.
     pub fn reload(&self) -> Result<usize, auth::keys::KeysError> {
         self.gate.reload()
+    }
+
+    /// Reads the TLS certificate and key again (SIGHUP too); the ones in use stay on error.
+    pub fn reload_tls(&self) -> Result<(), server::TlsError> {
+        match &self.tls {
+            Some(t) => t.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Stops accepting requests, lets the engine commit its last round, and waits.
@@ -108,7 +126,17 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         &settings.region,
         &settings.account_id,
         auth::HostCheck::new(settings.listen, &settings.host_names),
+        std::time::Duration::from_secs(settings.body_timeout_seconds),
     )?;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(c), Some(k)) => Some(Arc::new(server::Tls::load(c, k)?)),
+        _ => None,
+    };
+    let limits = server::Limits {
+        max_connections: settings.max_connections,
+        header_timeout: std::time::Duration::from_secs(settings.header_timeout_seconds),
+        body_timeout: std::time::Duration::from_secs(settings.body_timeout_seconds),
+    };
     let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
@@ -128,28 +156,18 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    // Small request/response exchanges (long polls, task answers) must not
-    // wait for Nagle + delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
     let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
         gate.clone(),
         auth::gate,
     ));
     let stop = cancel.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(server::run(listener, app, tls.clone(), limits, stop));
     tracing::info!(%addr, "stepwise coordinator listening");
     Ok(Running {
         addr,
         engine: handle,
         gate,
+        tls,
         cancel,
         server,
         engine_task,
@@ -174,10 +192,17 @@ pub async fn serve(
         let reload = std::future::pending::<Option<()>>();
         tokio::select! {
             _ = &mut shutdown => break,
-            _ = reload => match running.reload() {
-                Ok(n) => tracing::info!(keys = n, "SIGHUP: reloaded"),
-                Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous keys stay in use"),
-            },
+            _ = reload => {
+                match running.reload() {
+                    Ok(n) => tracing::info!(keys = n, "SIGHUP: keys reloaded"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous keys stay in use"),
+                }
+                match running.reload_tls() {
+                    Ok(()) if running.tls() => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Ok(()) => {}
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous certificate stays in use"),
+                }
+            }
         }
     }
     tracing::info!("shutting down");

@@ -266,3 +266,85 @@ fn listens_on_a_host_name() {
     c.kill().unwrap();
     let _ = c.wait();
 }
+
+/// Starts the binary with `extra` flags and returns it with its address.
+fn start_with(extra: &[&str]) -> (std::process::Child, String) {
+    let mut args = vec!["--in-memory", "--listen", "127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    let mut c = run(&args);
+    let mut line = String::new();
+    let mut stdout = std::io::BufReader::new(c.stdout.take().unwrap());
+    std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("stepwise-coordinator listening on ")
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_owned();
+    (c, addr)
+}
+
+/// Reads until the peer closes, or `within` passes; returns what came and whether it closed.
+fn read_until_closed(s: &mut std::net::TcpStream, within: Duration) -> (String, bool) {
+    s.set_read_timeout(Some(within)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&out).into_owned(), true),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(_) => return (String::from_utf8_lossy(&out).into_owned(), false),
+        }
+    }
+}
+
+#[test]
+fn slow_idle_and_excess_connections_are_bounded() {
+    let (mut c, addr) = start_with(&[
+        "--header-timeout-seconds",
+        "1",
+        "--body-timeout-seconds",
+        "1",
+        "--max-connections",
+        "3",
+    ]);
+    // A client that never finishes its headers is cut off.
+    let started = Instant::now();
+    let mut slow = std::net::TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .unwrap();
+    let (_, closed) = read_until_closed(&mut slow, Duration::from_secs(10));
+    assert!(closed, "a client sending half a header was kept");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    // So is an idle one.
+    let mut idle = std::net::TcpStream::connect(&addr).unwrap();
+    let (_, closed) = read_until_closed(&mut idle, Duration::from_secs(10));
+    assert!(closed, "an idle connection was kept");
+
+    // A body that does not arrive gets AWS's error shape.
+    let mut body = std::net::TcpStream::connect(&addr).unwrap();
+    body.write_all(
+        b"POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Amz-Target: AWSStepFunctions.ListActivities\r\nContent-Length: 100\r\n\r\n{\"a\":",
+    )
+    .unwrap();
+    let (r, _) = read_until_closed(&mut body, Duration::from_secs(10));
+    assert!(r.starts_with("HTTP/1.1 408"), "{r}");
+    assert!(r.contains("RequestTimeoutException"), "{r}");
+
+    // At most 3 connections are served; the next waits for one to close.
+    let held: Vec<_> = (0..3)
+        .map(|_| std::net::TcpStream::connect(&addr).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let mut fourth = std::net::TcpStream::connect(&addr).unwrap();
+    fourth
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (r, _) = read_until_closed(&mut fourth, Duration::from_millis(300));
+    assert!(r.is_empty(), "a 4th connection was served: {r}");
+    drop(held);
+    let (r, closed) = read_until_closed(&mut fourth, Duration::from_secs(10));
+    assert!(closed && r.starts_with("HTTP/1.1 200"), "{r}");
+    c.kill().unwrap();
+    let _ = c.wait();
+}

@@ -140,3 +140,106 @@ async fn the_sdk_signs_and_a_worker_key_runs_its_activity_only() {
     assert_eq!(code(&e), "MissingAuthenticationTokenException");
     running.shutdown().await;
 }
+
+/// A test CA and a certificate it signed for localhost and 127.0.0.1, as PEM
+/// files in `dir`: (CA, certificate, key). The CA is `name`d so two differ.
+fn certs(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Stepwise test CA {name}"),
+    );
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join(format!("{name}-ca.pem")),
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_with_a_custom_ca_and_a_certificate_reloaded() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(&keys, KEYS).unwrap();
+    let (ca, cert, key) = certs(dir.path(), "one");
+    let running = stepwise_coordinator::start(stepwise_coordinator::config::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        in_memory: true,
+        auth_file: Some(keys),
+        tls_cert: Some(cert.clone()),
+        tls_key: Some(key.clone()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("https://localhost:{}", running.addr.port());
+    let tls_client = |ca: &std::path::Path| {
+        Client::builder()
+            .endpoint_url(&url)
+            .max_retries(0)
+            .credentials(Credentials::new("AKIDADMIN", "admin-secret-key", None))
+            .ca_bundle_pem(std::fs::read(ca).unwrap())
+            .build()
+            .unwrap()
+    };
+    let list = PageInput::default();
+    tls_client(&ca).list_activities(list.clone()).await.unwrap();
+    // By IP address too (the certificate names 127.0.0.1).
+    Client::builder()
+        .endpoint_url(format!("https://{}", running.addr))
+        .max_retries(0)
+        .credentials(Credentials::new("AKIDADMIN", "admin-secret-key", None))
+        .ca_bundle_pem(std::fs::read(&ca).unwrap())
+        .build()
+        .unwrap()
+        .list_activities(list.clone())
+        .await
+        .unwrap();
+    // Without the CA the certificate is not trusted; plain HTTP is not served.
+    let untrusted = Client::builder()
+        .endpoint_url(&url)
+        .max_retries(0)
+        .credentials(Credentials::new("AKIDADMIN", "admin-secret-key", None))
+        .build()
+        .unwrap();
+    assert!(matches!(
+        untrusted.list_activities(list.clone()).await,
+        Err(Error::Network(_))
+    ));
+    let plain = client(
+        &format!("http://{}", running.addr),
+        Some(("AKIDADMIN", "admin-secret-key")),
+    );
+    assert!(plain.list_activities(list.clone()).await.is_err());
+
+    // A new certificate (another CA) in the same files, reloaded.
+    let (ca2, cert2, key2) = certs(dir.path(), "two");
+    std::fs::copy(&cert2, &cert).unwrap();
+    std::fs::copy(&key2, &key).unwrap();
+    running.reload_tls().unwrap();
+    tls_client(&ca2)
+        .list_activities(list.clone())
+        .await
+        .unwrap();
+    assert!(tls_client(&ca).list_activities(list.clone()).await.is_err());
+    // A broken file keeps the certificate in use.
+    std::fs::write(&cert, "not a certificate").unwrap();
+    assert!(running.reload_tls().is_err());
+    tls_client(&ca2).list_activities(list).await.unwrap();
+    running.shutdown().await;
+}

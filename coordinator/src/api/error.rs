@@ -59,6 +59,7 @@ codes! {
     invalid_signature => "InvalidSignatureException",
     access_denied => "AccessDeniedException",
     request_too_large => "RequestEntityTooLargeException",
+    request_timeout => "RequestTimeoutException",
     unavailable => "ServiceUnavailable",
 }
 
@@ -69,6 +70,7 @@ impl ApiError {
             "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
             "RequestEntityTooLargeException" => StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTimeoutException" => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

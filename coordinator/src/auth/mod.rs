@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// Which `Host` headers are served: localhost and loopback addresses, the
 /// listen address (any IP address when listening on all interfaces), and the
@@ -85,6 +85,7 @@ struct Inner {
     region: String,
     account: String,
     hosts: HostCheck,
+    body_timeout: Duration,
 }
 
 impl Gate {
@@ -94,6 +95,7 @@ impl Gate {
         region: &str,
         account: &str,
         hosts: HostCheck,
+        body_timeout: Duration,
     ) -> Result<Self, KeysError> {
         let keys = match &auth_file {
             Some(p) => Some(Arc::new(KeyRing::load(p)?)),
@@ -106,6 +108,7 @@ impl Gate {
                 region: region.to_owned(),
                 account: account.to_owned(),
                 hosts,
+                body_timeout,
             }),
         })
     }
@@ -230,7 +233,7 @@ pub async fn gate(State(gate): State<Gate>, req: Request, next: Next) -> Respons
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();
-    let bytes = match read_body(body).await {
+    let bytes = match read_body(body, gate.inner.body_timeout).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
@@ -349,27 +352,32 @@ fn authorize(
     (key.name.clone(), Ok(()))
 }
 
-async fn read_body(body: Body) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map_err(|e| {
-            // The limit's error comes boxed in one or more `axum::Error`s.
-            let mut inner = e.into_inner();
-            loop {
-                match inner.downcast::<axum::Error>() {
-                    Ok(e) => inner = e.into_inner(),
-                    Err(other) => {
-                        inner = other;
-                        break;
-                    }
+async fn read_body(body: Body, timeout: Duration) -> Result<Bytes, ApiError> {
+    let Ok(read) = tokio::time::timeout(timeout, axum::body::to_bytes(body, MAX_BODY_BYTES)).await
+    else {
+        return Err(ApiError::request_timeout(format!(
+            "The request body did not arrive within {} s",
+            timeout.as_secs_f64()
+        )));
+    };
+    read.map_err(|e| {
+        // The limit's error comes boxed in one or more `axum::Error`s.
+        let mut inner = e.into_inner();
+        loop {
+            match inner.downcast::<axum::Error>() {
+                Ok(e) => inner = e.into_inner(),
+                Err(other) => {
+                    inner = other;
+                    break;
                 }
             }
-            if inner.is::<http_body_util::LengthLimitError>() {
-                too_large()
-            } else {
-                ApiError::serialization(format!("The request body could not be read: {inner}"))
-            }
-        })
+        }
+        if inner.is::<http_body_util::LengthLimitError>() {
+            too_large()
+        } else {
+            ApiError::serialization(format!("The request body could not be read: {inner}"))
+        }
+    })
 }
 
 /// A request body over [`MAX_BODY_BYTES`], in AWS's error shape (HTTP 413).

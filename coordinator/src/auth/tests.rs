@@ -39,6 +39,7 @@ fn app(keys: Option<&str>, names: &[&str]) -> (Router, Gate, tempfile::TempDir) 
         "us-east-1",
         "123456789012",
         HostCheck::new("127.0.0.1:8083".parse().unwrap(), &names),
+        Duration::from_millis(300),
     )
     .unwrap();
     let router = Router::new().route("/", post(|| async { "{}" })).layer(
