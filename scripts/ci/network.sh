@@ -59,4 +59,32 @@ assert any(a["who"] == "charge-worker" and a["action"] == "CreateStateMachine"
 assert any(a["who"] == "unauthenticated" and a["result"] == "MissingAuthenticationTokenException" for a in audit), audit
 print(f"{len(audit)} audit lines, e.g. {json.dumps(audit[0])}")
 PY
+
+echo "== network: boto3 and the AWS CLI over TLS with a private CA"
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=Stepwise CI CA" \
+  -keyout "$tmp/ca-key.pem" -out "$tmp/ca.pem" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+  -keyout "$tmp/key.pem" -out "$tmp/req.pem" 2>/dev/null
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$tmp/san.ext"
+openssl x509 -req -in "$tmp/req.pem" -CA "$tmp/ca.pem" -CAkey "$tmp/ca-key.pem" -CAcreateserial \
+  -days 2 -extfile "$tmp/san.ext" -out "$tmp/cert.pem" 2>/dev/null
+"$bin" --listen 127.0.0.1:0 --auth-file examples/network/keys.toml --in-memory \
+  --tls-cert "$tmp/cert.pem" --tls-key "$tmp/key.pem" >"$tmp/tls.log" 2>&1 &
+tls_pid=$!
+trap 'kill "$pid" "$tls_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+tls_addr=""
+for _ in $(seq 1 200); do
+  tls_addr=$(sed -n 's/^stepwise-coordinator listening on 127.0.0.1:/localhost:/p' "$tmp/tls.log" | head -n1)
+  [ -n "$tls_addr" ] && break
+  sleep 0.05
+done
+[ -n "$tls_addr" ] || { cat "$tmp/tls.log"; echo "TLS coordinator did not start" >&2; exit 1; }
+python3 scripts/ci/network_check.py "https://$tls_addr" "$tmp/ca.pem"
+AWS_ACCESS_KEY_ID=AKIDADMIN AWS_SECRET_ACCESS_KEY=admin-secret-key \
+  aws stepfunctions --endpoint-url "https://$tls_addr" --ca-bundle "$tmp/ca.pem" list-activities \
+  | grep -q '"name": "charge"'
+if AWS_ACCESS_KEY_ID=AKIDADMIN AWS_SECRET_ACCESS_KEY=admin-secret-key \
+  aws stepfunctions --endpoint-url "https://$tls_addr" list-activities >/dev/null 2>&1; then
+  echo "a certificate from an unknown CA was trusted" >&2; exit 1
+fi
 echo "network: ok"
