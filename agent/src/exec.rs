@@ -62,6 +62,9 @@ impl ExecHandler {
             )
         })?;
         let pid = child.id();
+        // Dropped before the program was reaped (the worker gave up on the
+        // task at shutdown): the whole group goes, not only its leader.
+        let mut group = GroupGuard(pid);
         let mut stdin = child.stdin.take();
         let mut stdout = child.stdout.take();
         let mut stderr = child.stderr.take();
@@ -101,6 +104,7 @@ impl ExecHandler {
             _ = ctx.cancelled() => None,
         };
         let Some((out, err, status)) = outcome else {
+            group.0 = None;
             kill_group(pid);
             let why = if ctx.is_cancelled() {
                 "the task was closed"
@@ -115,6 +119,7 @@ impl ExecHandler {
                 ),
             ));
         };
+        group.0 = None;
         let status = status.map_err(|e| TaskFailure::new("Agent.ExecFailed", e.to_string()))?;
         let tail = stderr_tail(&err);
         if !status.success() {
@@ -157,6 +162,15 @@ impl ExecHandler {
 fn stderr_tail(err: &[u8]) -> String {
     let start = err.len().saturating_sub(STDERR_TAIL_BYTES);
     String::from_utf8_lossy(&err[start..]).trim().to_owned()
+}
+
+/// Kills the process group it holds when dropped.
+struct GroupGuard(Option<u32>);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0.take());
+    }
 }
 
 /// Kills the whole process group of `pid` (the handler ran it as a group leader).
@@ -237,6 +251,66 @@ mod tests {
         assert_eq!(e.error, "Agent.Timeout");
         tokio::time::sleep(Duration::from_millis(2500)).await;
         assert!(!marker.exists(), "the grandchild survived the group kill");
+    }
+
+    /// The live (not zombie) processes of a process group, by command name.
+    #[cfg(target_os = "linux")]
+    fn group_members(pgid: u32) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+                continue;
+            };
+            // pid (comm) state ppid pgrp ...
+            let Some((comm, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "))
+            else {
+                continue;
+            };
+            let f: Vec<&str> = rest.split(' ').collect();
+            if f.len() > 2 && f[0] != "Z" && f[2] == pgid.to_string() {
+                out.push(comm.to_owned());
+            }
+        }
+        out
+    }
+
+    /// At shutdown past its deadline the worker drops the handler's future:
+    /// `sh -c "sleep 60; cat"` must not leave its `sleep` behind.
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn dropping_the_handler_kills_its_process_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let pg = dir.path().join("pgid");
+        let h = sh(
+            &format!("echo $$ > {}; sleep 60; cat", pg.display()),
+            120_000,
+        );
+        let mut run = Box::pin(h.run(json!({}), TaskContext::for_tests("t")));
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let pgid = loop {
+            tokio::select! {
+                r = &mut run => panic!("the handler finished: {r:?}"),
+                _ = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
+            if let Some(id) = std::fs::read_to_string(&pg)
+                .ok()
+                .and_then(|s| s.trim().parse::<u32>().ok())
+                && group_members(id).iter().any(|c| c == "sleep")
+            {
+                break id;
+            }
+            assert!(std::time::Instant::now() < deadline, "sleep never started");
+        };
+        drop(run);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !group_members(pgid).is_empty() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "left behind: {:?}",
+                group_members(pgid)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[tokio::test]

@@ -624,3 +624,119 @@ async fn a_lambda_function_served_by_the_exec_handler() {
     let out: Value = serde_json::from_str(d.output.as_deref().unwrap()).unwrap();
     assert_eq!(out, json!({"said": {"WORD": "HELLO"}, "status": 200}));
 }
+
+/// A test CA and a certificate it signed for localhost and 127.0.0.1, as PEM
+/// files in `dir`: (CA, certificate, key). The CA is `name`d so two differ.
+fn certs(
+    dir: &std::path::Path,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(
+        rcgen::DnType::CommonName,
+        format!("Stepwise test CA {name}"),
+    );
+    let ca = rcgen::CertifiedIssuer::self_signed(ca, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join(format!("{name}-ca.pem")),
+        dir.join(format!("{name}-cert.pem")),
+        dir.join(format!("{name}-key.pem")),
+    );
+    std::fs::write(&paths.0, ca.pem()).unwrap();
+    std::fs::write(&paths.1, cert.pem()).unwrap();
+    std::fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// An agent with a worker's key (allowed to poll and answer its activity,
+/// nothing else) over HTTPS with a custom CA runs a workflow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_with_a_worker_key_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("keys.toml");
+    std::fs::write(
+        &keys,
+        r#"
+[[key]]
+access_key_id = "AKIDADMIN"
+secret_access_key = "admin-secret-key"
+allow = ["*"]
+
+[[key]]
+name = "upper-worker"
+access_key_id = "AKIDWORKER"
+secret_access_key = "worker-secret-key"
+allow = ["GetActivityTask", "SendTask*"]
+resources = ["arn:aws:states:*:*:activity:upper"]
+"#,
+    )
+    .unwrap();
+    let (ca, cert, key) = certs(dir.path(), "agent");
+    let running = stepwise_coordinator::start(stepwise_coordinator::config::Settings {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        in_memory: true,
+        auth_file: Some(keys),
+        tls_cert: Some(cert),
+        tls_key: Some(key),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let url = format!("https://localhost:{}", running.addr.port());
+    let admin = Client::builder()
+        .endpoint_url(&url)
+        .credentials(stepwise_sdk::Credentials::new(
+            "AKIDADMIN",
+            "admin-secret-key",
+            None,
+        ))
+        .ca_bundle_pem(std::fs::read(&ca).unwrap())
+        .build()
+        .unwrap();
+    let sm = machine(
+        &admin,
+        "tls",
+        json!({"StartAt": "Upper", "States": {
+        "Upper": {"Type": "Task", "Resource": act("upper"), "End": true}}}),
+    )
+    .await;
+    let cfg = write_config(
+        &dir,
+        &format!(
+            r#"
+            [coordinator]
+            endpoint = "{url}"
+            ca_bundle = "{}"
+            [activities.upper]
+            arn = "{}"
+            handler = {{ type = "exec", command = ["sh", "-c", "tr a-z A-Z"] }}
+            "#,
+            ca.display(),
+            act("upper")
+        ),
+    );
+    let child = Command::new(env!("CARGO_BIN_EXE_stepwise-agent"))
+        .arg("--config")
+        .arg(&cfg)
+        .env("RUST_LOG", "warn")
+        .env("AWS_ACCESS_KEY_ID", "AKIDWORKER")
+        .env("AWS_SECRET_ACCESS_KEY", "worker-secret-key")
+        .env_remove("AWS_SESSION_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let _agent = AgentProc(child);
+    let arn = start(&admin, &sm, json!({"word": "hello"})).await;
+    let d = wait(&admin, &arn, Duration::from_secs(30)).await;
+    assert_eq!(d.status, ExecutionStatus::Succeeded, "{d:?}");
+    assert_eq!(d.output.as_deref(), Some(r#"{"WORD":"HELLO"}"#));
+    running.shutdown().await;
+}

@@ -14,9 +14,9 @@ use std::path::PathBuf;
     about = "An AWS Step Functions compatible server with durable executions"
 )]
 pub struct Cli {
-    /// Address to listen on (default 127.0.0.1:8083).
+    /// Address to listen on, `IP:PORT` or `NAME:PORT` (default 127.0.0.1:8083).
     #[arg(long)]
-    pub listen: Option<SocketAddr>,
+    pub listen: Option<String>,
     /// Directory of the embedded SQLite store (default ./stepwise-data).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
@@ -43,13 +43,42 @@ pub struct Cli {
     /// responses of that test case.
     #[arg(long, env = "SFN_MOCK_CONFIG")]
     pub mock_config: Option<PathBuf>,
+    /// A TOML file of access keys and what each may do: every API request
+    /// must then be SigV4-signed with one of them (env `STEPWISE_AUTH_FILE`).
+    #[arg(long)]
+    pub auth_file: Option<PathBuf>,
+    /// Allow listening on a non-loopback address without `--auth-file`:
+    /// anyone who can reach the port can do anything.
+    #[arg(long)]
+    pub insecure_no_auth: bool,
+    /// A name clients use to reach this server (the `Host` they send);
+    /// repeatable. localhost and IP addresses are always accepted.
+    #[arg(long = "host-name")]
+    pub host_names: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (with `--tls-key`; read again on SIGHUP).
+    #[arg(long)]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `--tls-cert`.
+    #[arg(long)]
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once (default 4096).
+    #[arg(long)]
+    pub max_connections: Option<usize>,
+    /// Seconds for a request head (or TLS handshake) to arrive; also the idle
+    /// time after which a kept-alive connection is closed (default 30).
+    #[arg(long)]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds for a request body to arrive (default 60).
+    #[arg(long)]
+    pub body_timeout_seconds: Option<u64>,
 }
 
 /// The effective settings.
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(default)]
 pub struct Settings {
-    /// Address to listen on.
+    /// Address to listen on (a `NAME:PORT` in the file or environment is resolved).
+    #[serde(deserialize_with = "de_listen")]
     pub listen: SocketAddr,
     /// Directory of the embedded store.
     pub data_dir: PathBuf,
@@ -68,6 +97,22 @@ pub struct Settings {
     /// Service integrations: endpoints, Lambda functions served by
     /// activities, HTTP Task connections (`[integrations]` in the file).
     pub integrations: crate::integrations::IntegrationSettings,
+    /// The access keys file; `None`: requests are not authenticated (loopback only).
+    pub auth_file: Option<PathBuf>,
+    /// Listen on a non-loopback address without authentication.
+    pub insecure_no_auth: bool,
+    /// Names clients reach this server by (accepted in `Host`).
+    pub host_names: Vec<String>,
+    /// PEM certificate chain for HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    /// Its PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Seconds for a request head to arrive, and idle keep-alive time.
+    pub header_timeout_seconds: u64,
+    /// Seconds for a request body to arrive.
+    pub body_timeout_seconds: u64,
 }
 
 impl Default for Settings {
@@ -82,8 +127,40 @@ impl Default for Settings {
             log_format: "text".into(),
             mock_config: None,
             integrations: Default::default(),
+            auth_file: None,
+            insecure_no_auth: false,
+            host_names: Vec::new(),
+            tls_cert: None,
+            tls_key: None,
+            max_connections: 4096,
+            header_timeout_seconds: 30,
+            body_timeout_seconds: 60,
         }
     }
+}
+
+/// `IP:PORT`, `[IPv6]:PORT` or `NAME:PORT` (resolved; its first IPv4 address is used, else its first).
+pub fn resolve_listen(v: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(a) = v.parse::<SocketAddr>() {
+        return Ok(a);
+    }
+    let addrs: Vec<SocketAddr> = v
+        .to_socket_addrs()
+        .map_err(|e| format!("listen address '{v}' (expected IP:PORT or NAME:PORT): {e}"))?
+        .collect();
+    // IPv4 first: `localhost` then answers on 127.0.0.1 as well as by name.
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("listen address '{v}' resolves to no address"))
+}
+
+fn de_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
+    let s = String::deserialize(d)?;
+    resolve_listen(&s).map_err(serde::de::Error::custom)
 }
 
 /// Why the settings could not be read.
@@ -106,8 +183,48 @@ impl Settings {
         }
         b = b.add_source(config::Environment::with_prefix("STEPWISE").try_parsing(true));
         let mut s: Settings = b.build()?.try_deserialize()?;
-        if let Some(v) = cli.listen {
-            s.listen = v;
+        if let Some(v) = &cli.listen {
+            s.listen = resolve_listen(v).map_err(SettingsError::Invalid)?;
+            if let Some((host, _)) = v.rsplit_once(':')
+                && host.parse::<std::net::IpAddr>().is_err()
+                && !host.starts_with('[')
+            {
+                // Reached by the name it listens on.
+                s.host_names.push(host.to_owned());
+            }
+        }
+        if let Some(v) = &cli.auth_file {
+            s.auth_file = Some(v.clone());
+        }
+        if cli.insecure_no_auth {
+            s.insecure_no_auth = true;
+        }
+        s.host_names.extend(cli.host_names.iter().cloned());
+        if let Some(v) = &cli.tls_cert {
+            s.tls_cert = Some(v.clone());
+        }
+        if let Some(v) = &cli.tls_key {
+            s.tls_key = Some(v.clone());
+        }
+        if let Some(v) = cli.max_connections {
+            s.max_connections = v;
+        }
+        if let Some(v) = cli.header_timeout_seconds {
+            s.header_timeout_seconds = v;
+        }
+        if let Some(v) = cli.body_timeout_seconds {
+            s.body_timeout_seconds = v;
+        }
+        if s.tls_cert.is_some() != s.tls_key.is_some() {
+            return Err(SettingsError::Invalid(
+                "--tls-cert and --tls-key go together".into(),
+            ));
+        }
+        if s.max_connections == 0 || s.header_timeout_seconds == 0 || s.body_timeout_seconds == 0 {
+            return Err(SettingsError::Invalid(
+                "max_connections, header_timeout_seconds and body_timeout_seconds must be above 0"
+                    .into(),
+            ));
         }
         if let Some(v) = &cli.data_dir {
             s.data_dir = v.clone();
@@ -143,5 +260,42 @@ impl Settings {
             )));
         }
         Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_names() {
+        let cli = Cli::parse_from([
+            "x",
+            "--listen",
+            "localhost:8086",
+            "--host-name",
+            "sfn.internal",
+        ]);
+        let s = Settings::load(&cli).unwrap();
+        assert_eq!(s.listen, "127.0.0.1:8086".parse::<SocketAddr>().unwrap());
+        assert_eq!(
+            s.host_names,
+            vec!["localhost".to_owned(), "sfn.internal".to_owned()]
+        );
+        let cli = Cli::parse_from(["x", "--listen", "[::1]:9"]);
+        assert_eq!(
+            Settings::load(&cli).unwrap().listen,
+            "[::1]:9".parse::<SocketAddr>().unwrap()
+        );
+        let cli = Cli::parse_from(["x", "--listen", "no port"]);
+        assert!(Settings::load(&cli).is_err());
+    }
+
+    #[test]
+    fn auth_flags() {
+        let cli = Cli::parse_from(["x", "--auth-file", "/k.toml", "--insecure-no-auth"]);
+        let s = Settings::load(&cli).unwrap();
+        assert_eq!(s.auth_file, Some(PathBuf::from("/k.toml")));
+        assert!(s.insecure_no_auth);
     }
 }

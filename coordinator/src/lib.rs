@@ -10,9 +10,11 @@
 
 pub mod api;
 pub mod arn;
+pub mod auth;
 pub mod config;
 pub mod engine;
 pub mod integrations;
+pub mod server;
 pub mod store;
 pub mod time;
 pub mod token;
@@ -48,6 +50,17 @@ pub enum ServeError {
     /// The mock file or the integration settings are wrong.
     #[error("{0}")]
     Integrations(#[from] integrations::SetupError),
+    /// The keys file could not be used.
+    #[error("{0}")]
+    Keys(#[from] auth::keys::KeysError),
+    /// The TLS certificate or key could not be used.
+    #[error("{0}")]
+    Tls(#[from] server::TlsError),
+    /// A non-loopback address without authentication.
+    #[error(
+        "refusing to listen on {0} without authentication: give --auth-file FILE (README: Running on a network), or --insecure-no-auth to let anyone who reaches the port do anything"
+    )]
+    Unauthenticated(SocketAddr),
 }
 
 /// A running coordinator: its address, a handle to its engine, and how to stop it.
@@ -56,12 +69,32 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The engine.
     pub engine: EngineHandle,
+    gate: auth::Gate,
+    tls: Option<Arc<server::Tls>>,
     cancel: CancellationToken,
-    server: tokio::task::JoinHandle<Result<(), std::io::Error>>,
+    server: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
 }
 
 impl Running {
+    /// Reads the keys file again (what SIGHUP does); the keys in use stay on error.
+    pub fn reload(&self) -> Result<usize, auth::keys::KeysError> {
+        self.gate.reload()
+    }
+
+    /// Reads the TLS certificate and key again (SIGHUP too); the ones in use stay on error.
+    pub fn reload_tls(&self) -> Result<(), server::TlsError> {
+        match &self.tls {
+            Some(t) => t.reload(),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether it serves HTTPS.
+    pub fn tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Stops accepting requests, lets the engine commit its last round, and waits.
     pub async fn shutdown(self) {
         self.cancel.cancel();
@@ -93,6 +126,31 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         settings.integrations.clone(),
         mocks,
     )?);
+    if settings.auth_file.is_none() && !settings.listen.ip().is_loopback() {
+        if !settings.insecure_no_auth {
+            return Err(ServeError::Unauthenticated(settings.listen));
+        }
+        tracing::warn!(
+            listen = %settings.listen,
+            "--insecure-no-auth: listening on a non-loopback address without authentication; anyone who reaches this port can do anything"
+        );
+    }
+    let gate = auth::Gate::new(
+        settings.auth_file.clone(),
+        &settings.region,
+        &settings.account_id,
+        auth::HostCheck::new(settings.listen, &settings.host_names),
+        std::time::Duration::from_secs(settings.body_timeout_seconds),
+    )?;
+    let tls = match (&settings.tls_cert, &settings.tls_key) {
+        (Some(c), Some(k)) => Some(Arc::new(server::Tls::load(c, k)?)),
+        _ => None,
+    };
+    let limits = server::Limits {
+        max_connections: settings.max_connections,
+        header_timeout: std::time::Duration::from_secs(settings.header_timeout_seconds),
+        body_timeout: std::time::Duration::from_secs(settings.body_timeout_seconds),
+    };
     let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
@@ -113,24 +171,18 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    // Small request/response exchanges (long polls, task answers) must not
-    // wait for Nagle + delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let app = api::app(handle.clone(), cancel.clone());
+    let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
+        gate.clone(),
+        auth::gate,
+    ));
     let stop = cancel.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move { stop.cancelled().await })
-            .await
-    });
+    let server = tokio::spawn(server::run(listener, app, tls.clone(), limits, stop));
     tracing::info!(%addr, "stepwise coordinator listening");
     Ok(Running {
         addr,
         engine: handle,
+        gate,
+        tls,
         cancel,
         server,
         engine_task,
@@ -145,7 +197,29 @@ pub async fn serve(
     let running = start(settings).await?;
     // A plain line on stdout so scripts and tests can learn the bound port.
     println!("stepwise-coordinator listening on {}", running.addr);
-    shutdown.await;
+    tokio::pin!(shutdown);
+    #[cfg(unix)]
+    let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    loop {
+        #[cfg(unix)]
+        let reload = hup.recv();
+        #[cfg(not(unix))]
+        let reload = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = &mut shutdown => break,
+            _ = reload => {
+                match running.reload() {
+                    Ok(n) => tracing::info!(keys = n, "SIGHUP: keys reloaded"),
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous keys stay in use"),
+                }
+                match running.reload_tls() {
+                    Ok(()) if running.tls() => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Ok(()) => {}
+                    Err(e) => tracing::error!(error = %e, "SIGHUP: reload failed; the previous certificate stays in use"),
+                }
+            }
+        }
+    }
     tracing::info!("shutting down");
     running.shutdown().await;
     Ok(())

@@ -78,6 +78,8 @@ codes! {
     AccessDeniedException => "AccessDeniedException", 400;
     UnrecognizedClientException => "UnrecognizedClientException", 400;
     InvalidSignatureException => "InvalidSignatureException", 400;
+    MissingAuthenticationTokenException => "MissingAuthenticationTokenException", 400;
+    IncompleteSignatureException => "IncompleteSignatureException", 400;
     ExpiredTokenException => "ExpiredTokenException", 400;
     ThrottlingException => "ThrottlingException", 400;
     InternalFailure => "InternalFailure", 500;

@@ -115,6 +115,7 @@ fn register(ev: &mut Evaluator, seed: u64) -> Result<(), EvaluatorError> {
     ev.register_fn("uuid", move |args: &[JValue]| {
         call("uuid", args, |a| functions::uuid(a, &mut || next(&r)))
     })?;
+    ev.register_fn_override("pad", |args: &[JValue]| call("pad", args, functions::pad))?;
     ev.register_fn_override("eval", |_: &[JValue]| {
         Err(EvaluatorError::EvaluationError(functions::eval_disabled()))
     })?;

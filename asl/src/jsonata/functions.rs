@@ -19,6 +19,11 @@ pub const NAMES: &[&str] = &["partition", "range", "hash", "random", "uuid", "pa
 /// The most elements `$range` may produce (AWS refuses one more).
 pub const MAX_RANGE_LENGTH: usize = 360_145;
 
+/// The longest string `$pad` may make, in characters: more could never be
+/// part of a state's output (256 KiB), and `$pad('', 300000000)` would
+/// allocate before any other limit is checked.
+pub const MAX_PAD_LENGTH: usize = crate::step::MAX_PAYLOAD_BYTES;
+
 /// The result of an added function: a value, undefined (`None`), or a JSONata error message.
 pub type FnResult = Result<Option<Value>, String>;
 
@@ -107,6 +112,45 @@ pub fn range(args: &[Option<Value>]) -> FnResult {
         Ok([one]) => one,
         Err(values) => Value::Array(values),
     }))
+}
+
+/// `$pad(string, width[, char])` as jsonata-js has it (right-padded for a
+/// positive width, left for a negative one, with `char` repeated, a space by
+/// default), refusing a width over [`MAX_PAD_LENGTH`] before allocating.
+pub fn pad(args: &[Option<Value>]) -> FnResult {
+    too_many("pad", args, 3)?;
+    let s = match args.first() {
+        None | Some(None) => return Ok(None),
+        Some(Some(Value::Null)) => return Ok(Some(Value::Null)),
+        Some(Some(Value::String(s))) => s,
+        Some(Some(_)) => return Err(signature_error("pad", 1)),
+    };
+    let Some(width) = integer("pad", args, 1)? else {
+        return Ok(Some(Value::String(s.clone())));
+    };
+    let fill = match args.get(2) {
+        None | Some(None) => " ",
+        Some(Some(Value::String(c))) if c.is_empty() => " ",
+        Some(Some(Value::String(c))) => c.as_str(),
+        Some(Some(_)) => return Err(signature_error("pad", 3)),
+    };
+    if width.unsigned_abs() > MAX_PAD_LENGTH as u64 {
+        return Err(format!(
+            "Expression evaluation memory limit exceeded: $pad to {} characters (at most {MAX_PAD_LENGTH})",
+            width.unsigned_abs()
+        ));
+    }
+    let len = s.chars().count();
+    let pad_len = (width.unsigned_abs() as usize).saturating_sub(len);
+    if pad_len == 0 {
+        return Ok(Some(Value::String(s.clone())));
+    }
+    let padding: String = fill.chars().cycle().take(pad_len).collect();
+    Ok(Some(Value::String(if width > 0 {
+        format!("{s}{padding}")
+    } else {
+        format!("{padding}{s}")
+    })))
 }
 
 /// `$hash(data, algorithm)`: the lowercase hex digest of a string with
@@ -207,6 +251,35 @@ mod tests {
 
     fn a(v: &[Value]) -> Vec<Option<Value>> {
         v.iter().cloned().map(Some).collect()
+    }
+
+    #[test]
+    fn pad_is_jsonatas_and_bounded() {
+        let p = |a: Vec<Option<Value>>| pad(&a);
+        let s = |x: &str| Some(json!(x));
+        assert_eq!(p(vec![s("foo"), Some(json!(5))]), Ok(s("foo  ")));
+        assert_eq!(p(vec![s("foo"), Some(json!(-5)), s("#")]), Ok(s("##foo")));
+        assert_eq!(
+            p(vec![s("foo"), Some(json!(8)), s("-+")]),
+            Ok(s("foo-+-+-"))
+        );
+        assert_eq!(p(vec![s("héllo"), Some(json!(6.7))]), Ok(s("héllo ")));
+        assert_eq!(p(vec![s("foo"), Some(json!(2))]), Ok(s("foo")));
+        assert_eq!(p(vec![s("foo"), None]), Ok(s("foo")));
+        assert_eq!(p(vec![None, Some(json!(3))]), Ok(None));
+        assert_eq!(p(vec![s("a"), Some(json!(3)), s("")]), Ok(s("a  ")));
+        assert!(p(vec![Some(json!(1)), Some(json!(3))]).is_err());
+        let e = p(vec![s(""), Some(json!(300_000_000)), s("a")]).unwrap_err();
+        assert!(e.contains("memory limit"), "{e}");
+        assert!(p(vec![s(""), Some(json!(-300_000_000))]).is_err());
+        assert_eq!(
+            p(vec![s(""), Some(json!(MAX_PAD_LENGTH))])
+                .unwrap()
+                .unwrap()
+                .as_str()
+                .map(str::len),
+            Some(MAX_PAD_LENGTH)
+        );
     }
 
     #[test]

@@ -193,3 +193,13 @@ fn referenced_names_are_found() {
     let e = Expression::parse("{% $a + $states.input.b + $c_1 %}").unwrap();
     assert_eq!(e.source(), "$a + $states.input.b + $c_1");
 }
+
+/// `$pad` makes strings of any length in one call: bounded before it allocates.
+#[test]
+fn pad_is_bounded() {
+    assert_eq!(eval("{% $pad('ab', -4, '*') %}"), Ok(json!("**ab")));
+    let Err(QueryError::Threw(m)) = eval("{% $pad('', 300000000, 'a') %}") else {
+        panic!("$pad made a 300 MB string");
+    };
+    assert!(m.contains("memory limit"), "{m}");
+}

@@ -53,6 +53,13 @@ codes! {
     unknown_operation => "UnknownOperationException",
     missing_parameter => "MissingRequiredParameter",
     internal => "InternalFailure",
+    missing_authentication_token => "MissingAuthenticationTokenException",
+    incomplete_signature => "IncompleteSignatureException",
+    unrecognized_client => "UnrecognizedClientException",
+    invalid_signature => "InvalidSignatureException",
+    access_denied => "AccessDeniedException",
+    request_too_large => "RequestEntityTooLargeException",
+    request_timeout => "RequestTimeoutException",
     unavailable => "ServiceUnavailable",
 }
 
@@ -62,6 +69,8 @@ impl ApiError {
         match self.code {
             "InternalFailure" => StatusCode::INTERNAL_SERVER_ERROR,
             "ServiceUnavailable" => StatusCode::SERVICE_UNAVAILABLE,
+            "RequestEntityTooLargeException" => StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTimeoutException" => StatusCode::REQUEST_TIMEOUT,
             _ => StatusCode::BAD_REQUEST,
         }
     }

@@ -15,6 +15,7 @@ use crate::store::{
 use crate::time::epoch_seconds;
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -71,7 +72,24 @@ async fn with_request_id(mut r: Response) -> Response {
     r
 }
 
-async fn handle(State(st): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return crate::auth::too_large().into_response();
+        }
+        Err(e) => {
+            return ApiError::serialization(format!(
+                "The request body could not be read: {}",
+                e.body_text()
+            ))
+            .into_response();
+        }
+    };
     let target = headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())

@@ -7,6 +7,7 @@
 mod map_runs;
 mod redrive;
 pub mod runtime;
+mod stored_state;
 mod versions;
 pub use map_runs::execution_of as execution_of_map_run;
 pub use redrive::not_redrivable;
@@ -572,7 +573,7 @@ impl Engine {
             let Some(rt_text) = rec.runtime.take() else {
                 continue;
             };
-            let rt: Runtime = match serde_json::from_str(&rt_text) {
+            let rt: Runtime = match stored_state::read_runtime(&rt_text) {
                 Ok(rt) => rt,
                 Err(err) => {
                     tracing::error!(arn = %rec.arn, %err, "stored runtime state is unreadable; execution skipped");

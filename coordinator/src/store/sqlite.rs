@@ -278,6 +278,14 @@ impl SqliteStore {
         }
 
         let path = dir.join(DB_FILE);
+        // SQLite would take an empty file for a new database, silently
+        // starting over on a store that was truncated or never written.
+        if fs::metadata(&path).is_ok_and(|m| m.len() == 0) {
+            return Err(StoreError::Database(format!(
+                "{} is empty (0 bytes): the database was truncated or never written. If this data directory is new, delete the file; otherwise restore it from a backup",
+                path.display()
+            )));
+        }
         let mut writer = open_connection(&path)?;
         // One plan per statement, whatever values are bound. Without this
         // SQLite compiled the history lookup of every commit again on each
@@ -1135,6 +1143,24 @@ mod tests {
         drop(store);
         let store = SqliteStore::open(dir.path()).unwrap();
         suite::check_final(&store);
+    }
+
+    #[test]
+    fn an_empty_database_file_is_refused() {
+        let dir = temp();
+        // A new directory starts a new store...
+        drop(SqliteStore::open(&dir.path().join("new")).unwrap());
+        // ...but an existing, empty database file is not taken for one.
+        std::fs::write(dir.path().join(DB_FILE), b"").unwrap();
+        let e = SqliteStore::open(dir.path()).err().unwrap().to_string();
+        assert!(
+            e.contains("is empty (0 bytes)") && e.contains("delete the file"),
+            "{e}"
+        );
+        assert_eq!(
+            std::fs::metadata(dir.path().join(DB_FILE)).unwrap().len(),
+            0
+        );
     }
 
     #[test]

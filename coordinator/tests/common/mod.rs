@@ -65,6 +65,11 @@ impl Server {
         }
     }
 
+    /// The process id (0 once stopped).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(Child::id).unwrap_or(0)
+    }
+
     pub fn client(&self) -> aws_sdk_sfn::Client {
         client(&self.url)
     }
