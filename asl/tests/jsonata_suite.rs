@@ -19,10 +19,10 @@ use stepwise_asl::jsonata::{Bindings, Expression, Limits, QueryError};
 /// 1,686 cases; see the README for the current count).
 const MIN_PASSED: usize = 1_650;
 /// The fewest passing cases accepted of the copy the jsonata-rs 0.3.4 package
-/// ships (1,601 cases of an older jsonata-js suite; 1,575 pass, and 16 fail
+/// ships (1,602 cases of an older jsonata-js suite; 1,576 pass, and 16 fail
 /// where that copy expects what jsonata-js 2.x no longer does, e.g. `$string(1e100)`
 /// as `"1e100"`, or cases it added for functions of its own such as `$uuid`).
-const MIN_PASSED_JSONATA_RS: usize = 1_575;
+const MIN_PASSED_JSONATA_RS: usize = 1_576;
 
 enum Verdict {
     Pass,
