@@ -764,7 +764,7 @@ impl Engine {
             self.fire_due_timers();
             self.write_due_starts();
             if inflight.is_none() {
-                inflight = self.start_commit();
+                inflight = self.start_commit(rx.is_empty());
             }
         }
         if let Some(mut c) = inflight.take() {
