@@ -582,13 +582,12 @@ async fn a_lambda_function_served_by_the_exec_handler() {
         in_memory: true,
         ..Default::default()
     };
-    settings
-        .integrations
-        .lambda_activities
-        .push(stepwise_coordinator::integrations::LambdaActivity {
+    settings.integrations.lambda_activities.push(
+        stepwise_coordinator::integrations::LambdaActivity {
             function: "shout".into(),
             activity: act("shout"),
-        });
+        },
+    );
     let running = stepwise_coordinator::start(settings).await.unwrap();
     let url = format!("http://{}", running.addr);
     let c = Client::builder().endpoint_url(&url).build().unwrap();

@@ -3,7 +3,9 @@
 //! input as the context item and its bindings as variables.
 //!
 //! The suite is not in the repository: `asl/tests/fetch-jsonata-suite.sh`
-//! puts it in `asl/tests/data/jsonata-suite`. Without it this test skips.
+//! puts it in `asl/tests/data/jsonata-suite` (CI runs it with `--crate`, from
+//! `scripts/ci/jsonata-suite.sh`). Without it this test fails when the `CI`
+//! environment variable is set, and says it did not run otherwise.
 //! Cases calling `$eval` are not applicable: Step Functions disables it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -13,9 +15,14 @@ use std::path::{Path, PathBuf};
 use stepwise_asl::Variables;
 use stepwise_asl::jsonata::{Bindings, Expression, Limits, QueryError};
 
-/// The fewest passing cases accepted once the suite is present (it has 1,686
-/// cases; see the README for the current count).
+/// The fewest passing cases accepted of jsonata-js 2.2.2's suite (it has
+/// 1,686 cases; see the README for the current count).
 const MIN_PASSED: usize = 1_650;
+/// The fewest passing cases accepted of the copy the jsonata-rs 0.3.4 package
+/// ships (1,602 cases of an older jsonata-js suite; 1,576 pass, and 16 fail
+/// where that copy expects what jsonata-js 2.x no longer does, e.g. `$string(1e100)`
+/// as `"1e100"`, or cases it added for functions of its own such as `$uuid`).
+const MIN_PASSED_JSONATA_RS: usize = 1_576;
 
 enum Verdict {
     Pass,
@@ -122,12 +129,20 @@ fn json_files(dir: &Path) -> Vec<PathBuf> {
 fn upstream_jsonata_suite() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/jsonata-suite");
     if !root.join("groups").is_dir() {
-        eprintln!(
-            "jsonata suite: skipped (run asl/tests/fetch-jsonata-suite.sh to fetch it into {})",
+        let why = format!(
+            "the JSONata suite is missing: run asl/tests/fetch-jsonata-suite.sh (or scripts/ci/jsonata-suite.sh) to fetch it into {}",
             root.display()
         );
+        assert!(std::env::var_os("CI").is_none(), "CI is set and {why}");
+        eprintln!("jsonata suite: NOT RUN: {why}");
         return;
     }
+    let source = std::fs::read_to_string(root.join("SOURCE")).unwrap_or_default();
+    let min_passed = if source.starts_with("jsonata-rs ") {
+        MIN_PASSED_JSONATA_RS
+    } else {
+        MIN_PASSED
+    };
     let mut datasets = HashMap::new();
     for f in json_files(&root.join("datasets")) {
         let name = f.file_stem().unwrap().to_string_lossy().into_owned();
@@ -170,9 +185,12 @@ fn upstream_jsonata_suite() {
     for f in &failures {
         eprintln!("FAIL {}", f.chars().take(300).collect::<String>());
     }
-    eprintln!("jsonata suite: {passed} passed, {failed} failed, {skipped} skipped");
+    eprintln!(
+        "jsonata suite ({}): {passed} passed, {failed} failed, {skipped} skipped",
+        source.trim()
+    );
     assert!(
-        passed >= MIN_PASSED,
+        passed >= min_passed,
         "only {passed} upstream JSONata cases pass"
     );
 }

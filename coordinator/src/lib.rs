@@ -195,8 +195,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
     let running = start(settings).await?;
-    // A plain line on stdout so scripts and tests can learn the bound port.
-    println!("stepwise-coordinator listening on {}", running.addr);
+    // A plain line on stdout so scripts and tests can learn the bound port
+    // (written without `println!`, which panics when stdout cannot be written).
+    let line = format!("stepwise-coordinator listening on {}\n", running.addr);
+    if let Err(e) = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes()) {
+        tracing::warn!(error = %e, "could not write the listening address to stdout");
+    }
     tokio::pin!(shutdown);
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
@@ -263,6 +267,10 @@ pub fn shutdown_signal() -> impl Future<Output = ()> {
 }
 
 /// Installs the `tracing` subscriber: human-readable text or JSON lines, filtered by `RUST_LOG` (default `info`).
+///
+/// A log line that cannot be written (a full disk under a redirected stderr)
+/// is lost, and nothing else: the subscriber's own report of such a failure
+/// is an `eprintln!`, which panics when stderr fails, so it is turned off.
 pub fn init_logging(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -270,6 +278,7 @@ pub fn init_logging(format: &str) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .log_internal_errors(false)
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()

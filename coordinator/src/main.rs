@@ -19,7 +19,7 @@ async fn main() -> std::process::ExitCode {
     let settings = match Settings::load(&cli) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("{e}");
+            report(&e.to_string());
             return std::process::ExitCode::from(2);
         }
     };
@@ -28,8 +28,14 @@ async fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "coordinator stopped");
-            eprintln!("stepwise-coordinator: {e}");
+            report(&format!("stepwise-coordinator: {e}"));
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Writes a line to stderr; unlike `eprintln!`, does not panic if stderr cannot be written.
+fn report(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

@@ -53,7 +53,7 @@ pub fn app_with_long_poll(
 ) -> Router {
     Router::new()
         .route("/", post(handle))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(healthz))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::map_response(with_request_id))
         .with_state(AppState {
@@ -70,6 +70,25 @@ async fn with_request_id(mut r: Response) -> Response {
         r.headers_mut().insert("x-amzn-RequestId", id);
     }
     r
+}
+
+/// How long `/healthz` waits for the engine to answer.
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `200 ok` when the engine answers a ping within [`HEALTH_TIMEOUT`]; `503`
+/// when it does not (stopped, stuck, or reloading after the store refused a
+/// commit), with the reason as text.
+async fn healthz(State(st): State<AppState>) -> Response {
+    let ping = st.engine.call(|reply| Command::Ping { reply });
+    match tokio::time::timeout(HEALTH_TIMEOUT, ping).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok").into_response(),
+        Ok(Err(e)) => (StatusCode::SERVICE_UNAVAILABLE, e.message).into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the engine did not answer in time",
+        )
+            .into_response(),
+    }
 }
 
 async fn handle(
@@ -1101,3 +1120,6 @@ fn history_event(ev: &EventRecord, include_data: bool) -> HistoryEvent {
         details,
     }
 }
+
+#[cfg(test)]
+mod tests;

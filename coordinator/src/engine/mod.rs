@@ -4,6 +4,7 @@
 //! one store transaction (group commit), then answer callers and hand out
 //! tasks. Nothing a caller sees is ahead of the store.
 
+mod commit;
 mod map_runs;
 mod redrive;
 pub mod runtime;
@@ -12,12 +13,14 @@ mod versions;
 pub use map_runs::execution_of as execution_of_map_run;
 pub use redrive::not_redrivable;
 
+use commit::{Commit, Recovery};
+
 use crate::api::ApiError;
 use crate::arn::{self, ArnScope};
 use crate::integrations::{CallOutcome, Integrations};
 use crate::store::{
     ActivityRecord, AliasRecord, Batch, EventRecord, ExecutionRecord, MapRunRecord,
-    StateMachineRecord, Store, StoreError, Write,
+    StateMachineRecord, Store, Write,
 };
 use crate::time::{Clock, iso8601};
 use crate::token::TokenSigner;
@@ -275,6 +278,62 @@ pub enum Command {
         arn: String,
         reply: Reply<Vec<(String, String)>>,
     },
+    /// Answers at once if the engine is serving (the health check).
+    Ping {
+        reply: Reply<()>,
+    },
+}
+
+impl Command {
+    /// Answers the command with `error` without deciding anything.
+    fn refuse(self, error: ApiError) {
+        macro_rules! refuse {
+            ($($variant:ident),* $(,)?) => {
+                match self {
+                    $(Command::$variant { reply, .. } => {
+                        let _ = reply.send(Err(error));
+                    })*
+                    // No caller waits on a service call's answer; `accept`
+                    // keeps those for after the reload instead.
+                    Command::IntegrationDone { .. } => {}
+                }
+            };
+        }
+        refuse!(
+            CreateStateMachine,
+            UpdateStateMachine,
+            PublishVersion,
+            ListVersions,
+            DeleteVersion,
+            CreateAlias,
+            DescribeAlias,
+            UpdateAlias,
+            DeleteAlias,
+            ListAliases,
+            Redrive,
+            LiveMapRuns,
+            UpdateMapRun,
+            ResolveMachine,
+            DeleteStateMachine,
+            DescribeStateMachine,
+            ListStateMachines,
+            CreateActivity,
+            DeleteActivity,
+            DescribeActivity,
+            ListActivities,
+            StartExecution,
+            StopExecution,
+            DescribeExecution,
+            GetActivityTask,
+            SendTaskSuccess,
+            SendTaskFailure,
+            SendTaskHeartbeat,
+            TagResource,
+            UntagResource,
+            ListTags,
+            Ping,
+        );
+    }
 }
 
 /// A cloneable handle to the engine task.
@@ -362,6 +421,33 @@ impl Exec {
     }
 }
 
+impl Exec {
+    /// A running STANDARD execution as the store holds it, its runtime state
+    /// parsed and its definition shared; `None` (logged) if it cannot run.
+    fn taken_up(mut rec: ExecutionRecord, shared: &mut SharedDefinitions) -> Option<Exec> {
+        // Parsed here, not kept as text: the engine writes it from `rt`.
+        let rt_text = rec.runtime.take()?;
+        let rt: Runtime = match stored_state::read_runtime(&rt_text) {
+            Ok(rt) => rt,
+            Err(err) => {
+                tracing::error!(arn = %rec.arn, %err, "stored runtime state is unreadable; execution skipped");
+                return None;
+            }
+        };
+        let machine = match shared.resolve(&rec.definition) {
+            Ok((text, m)) => {
+                rec.definition = text;
+                m
+            }
+            Err(err) => {
+                tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
+                return None;
+            }
+        };
+        Some(Exec::from_store(rec, machine, rt, true))
+    }
+}
+
 struct Poller {
     worker: String,
     reply: Reply<Option<ActivityTask>>,
@@ -378,12 +464,8 @@ struct Queue {
 
 type Effect = Box<dyn FnOnce(bool) + Send>;
 
-/// A round being committed: the store transaction and what to do once it is durable.
-struct Commit {
-    task: tokio::task::JoinHandle<Result<(), StoreError>>,
-    effects: Vec<Effect>,
-    round: u64,
-}
+/// The meta key of the task-token signing key.
+const TOKEN_KEY: &str = "token_key";
 
 /// The engine state, owned by its task.
 pub struct Engine {
@@ -391,6 +473,8 @@ pub struct Engine {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     signer: TokenSigner,
+    /// The signer's key, as stored.
+    token_key: String,
     /// State machines and their versions (under `<machine>:<n>`).
     machines: HashMap<String, MachineEntry>,
     aliases: BTreeMap<String, AliasRecord>,
@@ -417,7 +501,8 @@ pub struct Engine {
     lazy_order: VecDeque<(i64, String)>,
     vars: Variables,
     pending_dispatch: Vec<String>,
-    stored_now: Vec<String>,
+    /// Set while the engine reloads after the store refused a round.
+    recovery: Option<Recovery>,
     /// The round being built.
     round: u64,
     /// The last round whose commit finished.
@@ -428,6 +513,8 @@ pub struct Engine {
     resumed_calls: Vec<(String, IntegrationCall)>,
     /// `.sync` jobs to wait for once the engine runs (taken up after a restart).
     resumed_waits: Vec<(String, IntegrationCall, Value)>,
+    /// Service call answers that arrived while the engine reloaded.
+    deferred_answers: Vec<Command>,
 }
 
 /// Shares definitions between the executions a restart resumes, as they
@@ -497,7 +584,7 @@ impl Engine {
     ) -> Result<Self, StartError> {
         let snap = store.load()?;
         let mut batch = Batch::default();
-        let key = match snap.meta.iter().find(|(k, _)| k == "token_key") {
+        let key = match snap.meta.iter().find(|(k, _)| k == TOKEN_KEY) {
             Some((_, v)) => v.clone(),
             None => {
                 let k = format!(
@@ -506,7 +593,7 @@ impl Engine {
                     uuid::Uuid::new_v4().simple()
                 );
                 batch.push(Write::PutMeta {
-                    key: "token_key".into(),
+                    key: TOKEN_KEY.into(),
                     value: k.clone(),
                 });
                 k
@@ -516,7 +603,8 @@ impl Engine {
             cfg,
             store,
             clock,
-            signer: TokenSigner::new(key.into_bytes()),
+            signer: TokenSigner::new(key.clone().into_bytes()),
+            token_key: key,
             machines: HashMap::default(),
             aliases: BTreeMap::new(),
             last_version: HashMap::default(),
@@ -535,20 +623,42 @@ impl Engine {
             lazy_order: VecDeque::new(),
             vars: Variables::new(),
             pending_dispatch: Vec::new(),
-            stored_now: Vec::new(),
+            recovery: None,
             round: 1,
             committed_round: 0,
             self_tx: None,
             resumed_calls: Vec::new(),
             resumed_waits: Vec::new(),
+            deferred_answers: Vec::new(),
         };
-        for rec in snap.state_machines {
+        let mut snap = snap;
+        e.load_registry(&mut snap);
+        let now = e.clock.now_ms();
+        let mut shared = SharedDefinitions::seeded(e.machines.values());
+        for rec in snap.running {
+            if let Some(x) = Exec::taken_up(rec, &mut shared) {
+                e.resume(x, now);
+            }
+        }
+        e.link_children();
+        Ok(e)
+    }
+
+    /// Replaces the machines, versions, aliases, activities and tags with the
+    /// snapshot's (taking them out of it).
+    fn load_registry(&mut self, snap: &mut crate::store::Snapshot) {
+        self.machines.clear();
+        self.aliases.clear();
+        self.last_version.clear();
+        self.activities.clear();
+        self.tags.clear();
+        for rec in std::mem::take(&mut snap.state_machines) {
             let opts = CompileOptions {
                 machine_type: machine_type(&rec.machine_type),
             };
             match compile_str(&rec.definition, opts) {
                 Ok(m) => {
-                    e.machines
+                    self.machines
                         .insert(rec.arn.clone(), MachineEntry::new(rec, Arc::new(m)));
                 }
                 Err(err) => {
@@ -556,59 +666,38 @@ impl Engine {
                 }
             }
         }
-        for a in snap.activities {
-            e.activities.insert(a.arn.clone(), a);
+        for a in std::mem::take(&mut snap.activities) {
+            self.activities.insert(a.arn.clone(), a);
         }
-        for a in snap.aliases {
-            e.aliases.insert(a.arn.clone(), a);
+        for a in std::mem::take(&mut snap.aliases) {
+            self.aliases.insert(a.arn.clone(), a);
         }
-        e.load_version_counters(&snap.meta);
-        for (res, k, v) in snap.tags {
-            e.tags.entry(res).or_default().insert(k, v);
+        self.load_version_counters(&snap.meta);
+        for (res, k, v) in std::mem::take(&mut snap.tags) {
+            self.tags.entry(res).or_default().insert(k, v);
         }
-        let now = e.clock.now_ms();
-        let mut shared = SharedDefinitions::seeded(e.machines.values());
-        for mut rec in snap.running {
-            // Parsed here, not kept as text: the engine writes it from `rt`.
-            let Some(rt_text) = rec.runtime.take() else {
-                continue;
-            };
-            let rt: Runtime = match stored_state::read_runtime(&rt_text) {
-                Ok(rt) => rt,
-                Err(err) => {
-                    tracing::error!(arn = %rec.arn, %err, "stored runtime state is unreadable; execution skipped");
-                    continue;
-                }
-            };
-            let machine = match shared.resolve(&rec.definition) {
-                Ok((text, m)) => {
-                    rec.definition = text;
-                    m
-                }
-                Err(err) => {
-                    tracing::error!(arn = %rec.arn, %err, "stored definition no longer compiles; execution skipped");
-                    continue;
-                }
-            };
-            e.resume(Exec::from_store(rec, machine, rt, true), now);
-        }
-        // Re-link children to their parents.
-        let links: Vec<(String, String, i64, ChildMode)> = e
+    }
+
+    /// Links each running child execution that has no link yet to the parent
+    /// task waiting on it.
+    fn link_children(&mut self) {
+        let links: Vec<(String, String, i64)> = self
             .execs
             .values()
             .flat_map(|x| {
                 let parent = x.rec.arn.clone();
                 x.rt.child_tasks()
                     .into_iter()
-                    .map(move |(id, child)| (child, parent.clone(), id, ChildMode::Sync))
+                    .map(move |(id, child)| (child, parent.clone(), id))
             })
             .collect();
-        for (child, parent, id, mode) in links {
-            if let Some(c) = e.execs.get_mut(&child) {
-                c.parent = Some((parent, id, mode));
+        for (child, parent, id) in links {
+            if let Some(c) = self.execs.get_mut(&child)
+                && c.parent.is_none()
+            {
+                c.parent = Some((parent, id, ChildMode::Sync));
             }
         }
-        Ok(e)
     }
 
     fn resume(&mut self, mut exec: Exec, _now: i64) {
@@ -622,10 +711,10 @@ impl Engine {
             {
                 call.token = Some(self.signer.sign(&exec.rec.arn, call.scheduled_id));
             }
-            self.resumed_calls.push((exec.rec.arn.clone(), call));
+            self.make_call(exec.rec.arn.clone(), call);
         }
         for (call, job) in exec.rt.pending_sync_jobs() {
-            self.resumed_waits.push((exec.rec.arn.clone(), call, job));
+            self.wait_job(exec.rec.arn.clone(), call, job);
         }
         for (activity, id) in exec.rt.unstarted_activities() {
             self.queues
@@ -674,13 +763,12 @@ impl Engine {
             let next = next_timer
                 .into_iter()
                 .chain(self.next_lazy_deadline())
-                .min();
+                .min()
+                .filter(|_| self.recovery.is_none());
+            let wait = next.map(|t| (t - self.clock.now_ms()).max(0) as u64);
             let sleep = async {
-                match next {
-                    Some(t) => {
-                        let wait = (t - self.clock.now_ms()).max(0) as u64;
-                        tokio::time::sleep(Duration::from_millis(wait)).await;
-                    }
+                match wait {
+                    Some(wait) => tokio::time::sleep(Duration::from_millis(wait)).await,
                     None => std::future::pending::<()>().await,
                 }
             };
@@ -690,9 +778,16 @@ impl Engine {
                     None => std::future::pending().await,
                 }
             };
+            let recovery = self.recovery.as_mut();
+            let recovered = async {
+                match recovery {
+                    Some(r) => Engine::recovery_step(r).await,
+                    None => std::future::pending().await,
+                }
+            };
             tokio::select! {
                 cmd = rx.recv() => match cmd {
-                    Some(c) => self.handle(c),
+                    Some(c) => self.accept(c),
                     None => break,
                 },
                 done = committed => {
@@ -700,137 +795,52 @@ impl Engine {
                         self.finish_commit(c, done);
                     }
                 }
+                done = recovered => self.recovery_progress(done),
                 _ = sleep => {}
                 _ = cancel.cancelled() => break,
             }
             for _ in 0..4096 {
                 match rx.try_recv() {
-                    Ok(c) => self.handle(c),
+                    Ok(c) => self.accept(c),
                     Err(_) => break,
                 }
+            }
+            if self.recovery.is_some() {
+                continue;
             }
             self.fire_due_timers();
             self.write_due_starts();
             if inflight.is_none() {
-                inflight = self.start_commit();
+                inflight = self.start_commit(rx.is_empty());
             }
         }
         if let Some(mut c) = inflight.take() {
             let done = (&mut c.task).await;
             self.finish_commit(c, done);
         }
-        self.flush().await;
-    }
-
-    /// Commits the round, deferred `ActivityStarted` events included, and performs its effects.
-    async fn flush(&mut self) {
-        self.lazy_order.clear();
-        for (arn, _) in std::mem::take(&mut self.lazy) {
-            self.dirty.insert(arn);
-        }
-        if let Some(mut c) = self.start_commit() {
-            let done = (&mut c.task).await;
-            self.finish_commit(c, done);
+        if self.recovery.is_none() {
+            self.flush().await;
         }
     }
 
-    /// Takes the round built so far and starts committing it in one store
-    /// transaction. A round with nothing to write performs its effects at once
-    /// (call this only when no other commit is in flight).
-    fn start_commit(&mut self) -> Option<Commit> {
-        if !self.lazy.is_empty() {
-            for arn in &self.dirty {
-                self.lazy.remove(arn);
+    /// Handles a command, or refuses it while the engine reloads after a refused round.
+    fn accept(&mut self, cmd: Command) {
+        if self.recovery.is_some() {
+            if let Command::IntegrationDone { .. } = cmd {
+                // Applied once the reload is done (a reloaded execution makes
+                // its call again; the first answer to arrive is the one kept).
+                self.deferred_answers.push(cmd);
+                return;
             }
-        }
-        for arn in std::mem::take(&mut self.dirty) {
-            if let Some(x) = self.execs.get(&arn) {
-                if x.express {
-                    continue;
-                }
-                let runtime = serde_json::to_string(&x.rt).unwrap_or_default();
-                if x.stored {
-                    self.batch.push(Write::UpdateRuntime { arn, runtime });
-                } else {
-                    let mut rec = x.rec.clone();
-                    rec.runtime = Some(runtime);
-                    self.batch.push(Write::PutExecution(rec));
-                    self.stored_now.push(arn);
-                }
-            }
-        }
-        for arn in std::mem::take(&mut self.stored_now) {
-            if let Some(x) = self.execs.get_mut(&arn) {
-                x.stored = true;
-            }
-        }
-        for (execution, events) in std::mem::take(&mut self.events) {
-            if self.lazy.contains_key(&execution) {
-                self.events.insert(execution, events);
-            } else {
-                self.batch.push(Write::AppendEvents { execution, events });
-            }
-        }
-        let round = self.round;
-        self.round += 1;
-        let effects = std::mem::take(&mut self.effects);
-        if self.batch.is_empty() {
-            self.committed_round = round;
-            for eff in effects {
-                eff(true);
-            }
-            return None;
-        }
-        let batch = std::mem::take(&mut self.batch);
-        let store = self.store.clone();
-        Some(Commit {
-            task: tokio::task::spawn_blocking(move || {
-                let t0 = std::time::Instant::now();
-                let r = store.commit(&batch);
-                tracing::debug!(
-                    writes = batch.writes.len(),
-                    micros = t0.elapsed().as_micros() as u64,
-                    "committed a round"
-                );
-                r
-            }),
-            effects,
-            round,
-        })
-    }
-
-    /// Performs the effects of a finished commit (as failures if it failed).
-    fn finish_commit(
-        &mut self,
-        c: Commit,
-        done: Result<Result<(), StoreError>, tokio::task::JoinError>,
-    ) {
-        let ok = match done {
-            Ok(Ok(())) => true,
-            Ok(Err(e)) => {
-                tracing::error!(error = %e, "commit failed");
-                false
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "commit task failed");
-                false
-            }
-        };
-        self.committed_round = c.round;
-        for eff in c.effects {
-            eff(ok);
+            cmd.refuse(commit::not_stored());
+        } else {
+            self.handle(cmd);
         }
     }
 
     fn reply<T: Send + 'static>(&mut self, reply: Reply<T>, value: Result<T, ApiError>) {
         self.effects.push(Box::new(move |ok| {
-            let v = if ok {
-                value
-            } else {
-                Err(ApiError::internal(
-                    "The change could not be stored; try again",
-                ))
-            };
+            let v = if ok { value } else { Err(commit::not_stored()) };
             let _ = reply.send(v);
         }));
     }
@@ -1136,6 +1146,9 @@ impl Engine {
                     });
                 });
                 self.reply(reply, r);
+            }
+            Command::Ping { reply } => {
+                let _ = reply.send(Ok(()));
             }
             Command::ListTags { arn, reply } => {
                 let r = self.check_taggable(&arn).map(|_| {

@@ -5,9 +5,11 @@
 
 use super::*;
 use crate::store::memory::MemoryStore;
-use crate::store::{ExecutionQuery, Page, Snapshot};
+use crate::store::{ExecutionQuery, Page, Snapshot, StoreError};
 use crate::time::SystemClock;
 use std::sync::{Condvar, Mutex};
+
+mod commit_failure;
 
 /// Delegates to a [`MemoryStore`] and keeps, for each commit, the event
 /// types it wrote; while `held`, commits wait (and, once the store is

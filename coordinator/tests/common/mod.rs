@@ -19,11 +19,31 @@ pub struct Server {
 impl Server {
     /// Starts a coordinator on a data directory (`None`: in memory).
     pub fn start(data_dir: Option<&Path>, extra: &[&str]) -> Server {
-        Self::start_env(data_dir, extra, &[])
+        Self::start_full(data_dir, extra, &[], "warn", Stdio::inherit())
     }
 
     /// [`Server::start`] with these environment variables set for the process.
     pub fn start_env(data_dir: Option<&Path>, extra: &[&str], env: &[(&str, &str)]) -> Server {
+        Self::start_full(data_dir, extra, env, "warn", Stdio::inherit())
+    }
+
+    /// [`Server::start`] with `RUST_LOG=log_level` and its log (stderr) sent to `log`.
+    pub fn start_logging(
+        data_dir: Option<&Path>,
+        extra: &[&str],
+        log_level: &str,
+        log: Stdio,
+    ) -> Server {
+        Self::start_full(data_dir, extra, &[], log_level, log)
+    }
+
+    fn start_full(
+        data_dir: Option<&Path>,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        log_level: &str,
+        log: Stdio,
+    ) -> Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise-coordinator"));
         cmd.envs(env.iter().copied());
         cmd.arg("--listen").arg("127.0.0.1:0");
@@ -36,9 +56,9 @@ impl Server {
             }
         }
         cmd.args(extra)
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", log_level)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stderr(log);
         let mut child = cmd.spawn().expect("start coordinator");
         let stdout = child.stdout.take().expect("stdout");
         let mut lines = BufReader::new(stdout).lines();
@@ -72,6 +92,13 @@ impl Server {
 
     pub fn client(&self) -> aws_sdk_sfn::Client {
         client(&self.url)
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| matches!(c.try_wait(), Ok(None)))
     }
 
     /// SIGKILL, as a crash would.
@@ -134,15 +161,25 @@ impl aws_sdk_sfn::config::Intercept for NoHostPrefix {
 }
 
 pub fn client(url: &str) -> aws_sdk_sfn::Client {
-    let conf = aws_sdk_sfn::Config::builder()
+    aws_sdk_sfn::Client::from_conf(config(url).build())
+}
+
+/// A client that does not retry: each call is one request, whose answer the test sees.
+pub fn client_without_retries(url: &str) -> aws_sdk_sfn::Client {
+    let conf = config(url)
+        .retry_config(aws_sdk_sfn::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_sfn::Client::from_conf(conf)
+}
+
+fn config(url: &str) -> aws_sdk_sfn::config::Builder {
+    aws_sdk_sfn::Config::builder()
         .interceptor(NoHostPrefix)
         .http_client(aws_smithy_http_client::Builder::new().build_http())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(url)
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-        .build();
-    aws_sdk_sfn::Client::from_conf(conf)
 }
 
 /// Polls DescribeExecution until the execution is no longer RUNNING.
