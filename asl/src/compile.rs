@@ -6,6 +6,7 @@ use crate::diagnostic::{DefinitionError, Diagnostic, codes, pointer};
 use crate::error::names;
 use crate::intrinsics::Intrinsic;
 use crate::jsonata::{Expression, JsonataTemplate};
+use crate::model::CredentialsTemplate;
 use crate::model::*;
 use crate::path::{Path, ResultPath};
 use crate::template::Template;
@@ -779,11 +780,21 @@ impl Compiler {
                 ),
             }
         }
+        let credentials_template = match (&credentials, ql) {
+            (Some(_), QueryLanguage::JsonPath) => self
+                .template(m, "Credentials", at)
+                .map(CredentialsTemplate::JsonPath),
+            (Some(c), QueryLanguage::Jsonata) => self
+                .jsonata(c, &pointer(at, "Credentials"))
+                .map(CredentialsTemplate::Jsonata),
+            (None, _) => None,
+        };
         TaskState {
             resource,
             timeout,
             heartbeat,
             credentials,
+            credentials_template,
         }
     }
 

@@ -236,6 +236,17 @@ pub struct TaskState {
     pub heartbeat: Option<NumberSource>,
     /// `Credentials`, as written.
     pub credentials: Option<Value>,
+    /// `Credentials` compiled in the state's query language.
+    pub credentials_template: Option<CredentialsTemplate>,
+}
+
+/// A Task's `Credentials` (`{"RoleArn": ...}`), evaluated when the task runs.
+#[derive(Debug, Clone)]
+pub enum CredentialsTemplate {
+    /// `RoleArn` or `RoleArn.$` (a path or an intrinsic).
+    JsonPath(Template),
+    /// `RoleArn` literal or `{% ... %}`.
+    Jsonata(JsonataTemplate),
 }
 
 /// `Choice` fields.

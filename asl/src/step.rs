@@ -23,6 +23,7 @@ use crate::compile::parse_timestamp;
 use crate::env::{Env, Variables};
 use crate::error::{StatesError, names};
 use crate::jsonata::{Bindings, FieldError, JsonataTemplate};
+use crate::model::CredentialsTemplate;
 use crate::model::*;
 use crate::path::Path;
 use chrono::{DateTime, Utc};
@@ -155,6 +156,8 @@ pub enum Action {
         timeout_seconds: Option<u64>,
         /// `HeartbeatSeconds` resolved.
         heartbeat_seconds: Option<u64>,
+        /// `Credentials` resolved (`{"RoleArn": "..."}`): the role the call is made with.
+        credentials: Option<Value>,
     },
     /// Run every branch of a Parallel state with `input`; report the outputs in
     /// branch order (or the first error) with [`complete`].
@@ -348,11 +351,18 @@ fn try_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Action,
                 state,
                 "HeartbeatSecondsPath",
             )?;
+            let credentials = match &t.credentials_template {
+                Some(CredentialsTemplate::JsonPath(c)) => {
+                    Some(c.evaluate(raw, &env).map_err(|e| prefix(sc, state, e))?)
+                }
+                _ => None,
+            };
             Ok(Action::RunTask {
                 resource: t.resource.clone(),
                 input,
                 timeout_seconds,
                 heartbeat_seconds,
+                credentials,
             })
         }
         StateKind::Parallel { .. } => {
@@ -1208,11 +1218,18 @@ fn jsonata_enter(state: &State, raw: &Value, sc: &StepContext<'_>) -> Result<Act
                 jsonata_number(state, t.timeout.as_ref(), "TimeoutSeconds", 1, &b, sc)?;
             let heartbeat_seconds =
                 jsonata_number(state, t.heartbeat.as_ref(), "HeartbeatSeconds", 1, &b, sc)?;
+            let credentials = match &t.credentials_template {
+                Some(CredentialsTemplate::Jsonata(c)) => {
+                    Some(eval_field(state, c, "Credentials", &b, sc)?)
+                }
+                _ => None,
+            };
             Ok(Action::RunTask {
                 resource: t.resource.clone(),
                 input,
                 timeout_seconds,
                 heartbeat_seconds,
+                credentials,
             })
         }
         StateKind::Parallel { .. } => {
@@ -1843,7 +1860,8 @@ mod tests {
                 resource: "arn:aws:states:us-east-1:123456789012:activity:a".into(),
                 input: input.clone(),
                 timeout_seconds: Some(10),
-                heartbeat_seconds: Some(2)
+                heartbeat_seconds: Some(2),
+                credentials: None,
             }
         );
         let (c, v) = ctx();
@@ -2277,7 +2295,8 @@ mod tests {
                 resource: "arn:aws:states:us-east-1:123456789012:activity:a".into(),
                 input: json!({"id": 7, "ctx": "arn:x"}),
                 timeout_seconds: Some(30),
-                heartbeat_seconds: Some(2)
+                heartbeat_seconds: Some(2),
+                credentials: None,
             }
         );
         assert_eq!(

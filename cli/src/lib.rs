@@ -183,13 +183,19 @@ pub enum CliError {
     Api(#[from] stepwise_sdk::Error),
     /// The in-process coordinator could not start.
     #[error("coordinator: {0}")]
-    Coordinator(#[from] stepwise_coordinator::ServeError),
+    Coordinator(Box<stepwise_coordinator::ServeError>),
     /// A `--worker` could not start.
     #[error("worker: {0}")]
     Worker(#[from] stepwise_sdk::worker::WorkerError),
     /// The execution did not succeed (already printed).
     #[error("the execution ended {0}")]
     Execution(String),
+}
+
+impl From<stepwise_coordinator::ServeError> for CliError {
+    fn from(e: stepwise_coordinator::ServeError) -> Self {
+        CliError::Coordinator(Box::new(e))
+    }
 }
 
 /// Reads a file, naming it in the error.

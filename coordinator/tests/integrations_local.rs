@@ -288,3 +288,86 @@ fn a_bad_mock_file_is_refused_at_start_with_its_path_and_the_json_pointer() {
     assert!(err.contains("/StateMachines/m/TestCases/c/S"), "{err}");
     assert!(err.contains("no mocked response named 'Nope'"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn credentials_role_arn_assumes_the_role_through_sts() {
+    use std::sync::{Arc, Mutex};
+    // One stub for STS and DynamoDB, recording the key each request was signed with.
+    let keys: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let seen = keys.clone();
+    let app = Router::new().fallback(move |headers: HeaderMap, body: String| {
+        let seen = seen.clone();
+        async move {
+            let auth = headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let key = auth
+                .split("Credential=")
+                .nth(1)
+                .and_then(|c| c.split('/').next())
+                .unwrap_or_default()
+                .to_owned();
+            if body.contains("Action=AssumeRole") {
+                seen.lock().unwrap().push(("sts".into(), key));
+                let xml = "<AssumeRoleResponse><AssumeRoleResult><Credentials>\
+                    <AccessKeyId>ASIAROLEKEY</AccessKeyId><SecretAccessKey>role-secret</SecretAccessKey>\
+                    <SessionToken>role-token</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration>\
+                    </Credentials></AssumeRoleResult></AssumeRoleResponse>";
+                return ([("content-type", "text/xml")], xml.to_owned());
+            }
+            let token = headers
+                .get("x-amz-security-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            seen.lock().unwrap().push(("dynamodb".into(), format!("{key} {token}")));
+            (
+                [("content-type", "application/x-amz-json-1.0")],
+                r#"{"Item":{"id":{"S":"1"}}}"#.to_owned(),
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let stub = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let env = [
+        ("AWS_ENDPOINT_URL", stub.as_str()),
+        ("AWS_ACCESS_KEY_ID", "AKIDCOORDINATOR"),
+        ("AWS_SECRET_ACCESS_KEY", "coordinator-secret"),
+    ];
+    let server = Server::start_env(None, &[], &env);
+    let def = json!({"StartAt": "Own", "States": {
+        "Own": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Parameters": {"TableName": "t", "Key": {"id": {"S": "1"}}}, "ResultPath": null, "Next": "AsRole"},
+        "AsRole": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "Credentials": {"RoleArn.$": "$.role"},
+            "Parameters": {"TableName": "t", "Key": {"id": {"S": "1"}}}, "ResultPath": null, "Next": "AgainAsRole"},
+        "AgainAsRole": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+            "QueryLanguage": "JSONata",
+            "Credentials": {"RoleArn": "{% $states.input.role %}"},
+            "Arguments": {"TableName": "t", "Key": {"id": {"S": "1"}}}, "End": true}}});
+    let exec = create_and_start(
+        &server,
+        "roles",
+        &def,
+        r#"{"role": "arn:aws:iam::123456789012:role/reader"}"#,
+        None,
+    )
+    .await;
+    let d = wait_done(&server.client(), &exec, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    let seen = keys.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("dynamodb".to_owned(), "AKIDCOORDINATOR ".to_owned()),
+            ("sts".to_owned(), "AKIDCOORDINATOR".to_owned()),
+            ("dynamodb".to_owned(), "ASIAROLEKEY role-token".to_owned()),
+            // The role's credentials are cached: no second AssumeRole.
+            ("dynamodb".to_owned(), "ASIAROLEKEY role-token".to_owned()),
+        ]
+    );
+}

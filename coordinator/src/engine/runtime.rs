@@ -112,6 +112,9 @@ pub struct TaskWait {
     /// wrapped in Lambda's output shape.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub lambda_shape: bool,
+    /// `Credentials.RoleArn` of a service call.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_arn: Option<String>,
 }
 
 /// Which family of history events a task records.
@@ -447,6 +450,23 @@ pub struct IntegrationCall {
     /// The task token, for `.waitForTaskToken`.
     pub token: Option<String>,
     pub timeout_seconds: Option<u64>,
+    /// `Credentials.RoleArn`: the role to assume for this call.
+    pub role_arn: Option<String>,
+}
+
+/// How long a task may take, and with whose credentials.
+struct TaskLimits {
+    timeout_seconds: Option<u64>,
+    heartbeat_seconds: Option<u64>,
+    credentials: Option<Value>,
+}
+
+/// The `RoleArn` of resolved `Credentials`.
+fn role_arn(credentials: Option<&Value>) -> Option<String> {
+    credentials?
+        .get("RoleArn")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
 }
 
 /// How a parent waits on a nested execution.
@@ -761,8 +781,14 @@ impl Runtime {
                 input,
                 timeout_seconds,
                 heartbeat_seconds,
+                credentials,
             } => {
-                self.schedule_task(cx, f, resource, input, timeout_seconds, heartbeat_seconds);
+                let limits = TaskLimits {
+                    timeout_seconds,
+                    heartbeat_seconds,
+                    credentials,
+                };
+                self.schedule_task(cx, f, resource, input, limits);
             }
             Action::RunBranches { input } => {
                 let StateKind::Parallel { branches } = &state.kind else {
@@ -915,9 +941,13 @@ impl Runtime {
         f: &mut Frame,
         resource: String,
         input: Value,
-        timeout_seconds: Option<u64>,
-        heartbeat_seconds: Option<u64>,
+        limits: TaskLimits,
     ) {
+        let TaskLimits {
+            timeout_seconds,
+            heartbeat_seconds,
+            credentials,
+        } = limits;
         let scheduled_id = self.task_id(f.quiet);
         if f.quiet {
             self.next_quiet_task += 1;
@@ -1130,6 +1160,7 @@ impl Runtime {
             resource: resource.clone(),
             input: worker_input,
             lambda_shape,
+            role_arn: role_arn(credentials.as_ref()),
             timeout_at,
             heartbeat_seconds,
             heartbeat_at: None,
@@ -1174,6 +1205,7 @@ impl Runtime {
                 parameters: input,
                 token,
                 timeout_seconds,
+                role_arn: role_arn(credentials.as_ref()),
             }));
         }
     }
@@ -1251,6 +1283,7 @@ impl Runtime {
                         parameters: t.input.clone(),
                         token: None,
                         timeout_seconds: None,
+                        role_arn: t.role_arn.clone(),
                     },
                     job.clone(),
                 ));
@@ -1276,6 +1309,7 @@ impl Runtime {
                     parameters: t.input.clone(),
                     token: None,
                     timeout_seconds: None,
+                    role_arn: t.role_arn.clone(),
                 });
             }
         });

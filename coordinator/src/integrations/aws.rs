@@ -85,10 +85,15 @@ pub(super) struct Call<'a> {
     pub(super) body: Vec<u8>,
 }
 
-/// Sends a request signed with the coordinator's credentials.
+tokio::task_local! {
+    /// The role (`Credentials.RoleArn`) the current task's calls are made with.
+    pub(super) static ROLE: Option<String>;
+}
+
+/// Sends a request signed with the coordinator's credentials, or with those
+/// of the role the task names in `Credentials`.
 pub(super) async fn send(ig: &Integrations, call: Call<'_>) -> Result<Answer, StatesError> {
-    let (base, is_aws) = ig.endpoints.url(call.service, call.region);
-    let url = format!("{base}{}", call.path);
+    let (_, is_aws) = ig.endpoints.url(call.service, call.region);
     let creds = match ig.credentials.get().await {
         Ok(Some(c)) => c,
         // A local endpoint (moto, LocalStack, Step Functions Local's
@@ -110,12 +115,28 @@ pub(super) async fn send(ig: &Integrations, call: Call<'_>) -> Result<Answer, St
             ));
         }
     };
+    let role = ROLE.try_with(Clone::clone).ok().flatten();
+    let creds = match role {
+        Some(role) => super::sts::assume(ig, &role, call.region, creds).await?,
+        None => creds,
+    };
+    send_signed(ig, call, &creds).await
+}
+
+/// Sends a request signed with `creds`.
+pub(super) async fn send_signed(
+    ig: &Integrations,
+    call: Call<'_>,
+    creds: &Credentials,
+) -> Result<Answer, StatesError> {
+    let (base, _) = ig.endpoints.url(call.service, call.region);
+    let url = format!("{base}{}", call.path);
     let signed = stepwise_sdk::sign_request(
         call.method,
         &url,
         call.service.signing_name,
         call.region,
-        &creds,
+        creds,
         &call.headers,
         &call.body,
         SystemTime::now(),
@@ -251,6 +272,22 @@ pub(super) fn with_metadata(a: &Answer, body: Value) -> Value {
         }
         other => other,
     }
+}
+
+/// The text of the first `<tag>` element of a small, known XML answer
+/// (the query protocol's few fields; no crate needed for that).
+pub(super) fn xml_text(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = start + xml[start..].find(&format!("</{tag}>"))?;
+    Some(
+        xml[start..end]
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&apos;", "'")
+            .replace("&amp;", "&"),
+    )
 }
 
 #[cfg(test)]

@@ -61,6 +61,7 @@ service!(
 );
 service!(ECS, "ecs", "ecs", "ECS", "ECS_ENDPOINT", "ecs");
 service!(BATCH, "batch", "batch", "BATCH", "BATCH_ENDPOINT", "batch");
+service!(STS, "sts", "sts", "STS", "STS_ENDPOINT", "sts");
 
 /// Resolved endpoint settings.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -80,7 +81,7 @@ impl Endpoints {
     /// From the settings and the variables `var` answers (tests pass their own).
     pub fn from(settings: &IntegrationSettings, var: impl Fn(&str) -> Option<String>) -> Self {
         let mut per_service = BTreeMap::new();
-        for s in [LAMBDA, SNS, SQS, DYNAMODB, EVENTS, ECS, BATCH] {
+        for s in [LAMBDA, SNS, SQS, DYNAMODB, EVENTS, ECS, BATCH, STS] {
             let found = settings
                 .endpoints
                 .get(s.key)

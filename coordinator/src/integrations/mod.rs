@@ -20,6 +20,7 @@ mod lambda;
 pub mod mock;
 mod sns;
 mod sqs;
+mod sts;
 
 use crate::engine::runtime::IntegrationCall;
 use serde::Deserialize;
@@ -104,6 +105,7 @@ pub struct Integrations {
     settings: IntegrationSettings,
     http: reqwest::Client,
     credentials: CredentialsChain,
+    roles: sts::RoleCache,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -145,6 +147,7 @@ impl Integrations {
             settings,
             http,
             credentials,
+            roles: sts::RoleCache::default(),
         })
     }
 
@@ -192,7 +195,7 @@ impl Integrations {
                 .unwrap_or(60)
                 .max(1),
         );
-        let fut = self.dispatch(&parsed, call, region);
+        let fut = aws::ROLE.scope(call.role_arn.clone(), self.dispatch(&parsed, call, region));
         let result = match tokio::time::timeout(limit, fut).await {
             Ok(r) => r,
             Err(_) => Err(StatesError::new(
@@ -235,6 +238,22 @@ impl Integrations {
             ),
             _ => return Err(unsupported(&call.resource)),
         };
+        aws::ROLE
+            .scope(
+                call.role_arn.clone(),
+                self.poll_job(call, service, action, region, submitted),
+            )
+            .await
+    }
+
+    async fn poll_job(
+        &self,
+        call: &IntegrationCall,
+        service: &str,
+        action: &str,
+        region: &str,
+        submitted: &Value,
+    ) -> Result<Value, StatesError> {
         let mut interval = Duration::from_secs(1);
         loop {
             let done = match (service, action) {

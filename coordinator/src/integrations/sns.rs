@@ -59,10 +59,10 @@ pub(super) async fn publish(
     .await?;
     let text = String::from_utf8_lossy(&a.body).into_owned();
     if !a.ok() {
-        let code = xml_text(&text, "Code").unwrap_or_else(|| format!("Http{}", a.status));
-        let message = xml_text(&text, "Message").unwrap_or_default();
+        let code = aws::xml_text(&text, "Code").unwrap_or_else(|| format!("Http{}", a.status));
+        let message = aws::xml_text(&text, "Message").unwrap_or_default();
         let mut e = aws::service_error("SNS", "AmazonSNS", &a, &code, &message);
-        if let Some(id) = xml_text(&text, "RequestId") {
+        if let Some(id) = aws::xml_text(&text, "RequestId") {
             e.cause = e
                 .cause
                 .replace("Request ID: ;", &format!("Request ID: {id};"));
@@ -70,33 +70,17 @@ pub(super) async fn publish(
         return Err(e);
     }
     let mut out = Map::new();
-    if let Some(id) = xml_text(&text, "MessageId") {
+    if let Some(id) = aws::xml_text(&text, "MessageId") {
         out.insert("MessageId".into(), json!(id));
     }
-    if let Some(n) = xml_text(&text, "SequenceNumber") {
+    if let Some(n) = aws::xml_text(&text, "SequenceNumber") {
         out.insert("SequenceNumber".into(), json!(n));
     }
     a.add_metadata(&mut out);
-    if let Some(id) = xml_text(&text, "RequestId") {
+    if let Some(id) = aws::xml_text(&text, "RequestId") {
         out.insert("SdkResponseMetadata".into(), json!({"RequestId": id}));
     }
     Ok(Value::Object(out))
-}
-
-/// The text of the first `<tag>` element of a small, known XML answer
-/// (the query protocol's few fields; no crate needed for that).
-fn xml_text(xml: &str, tag: &str) -> Option<String> {
-    let open = format!("<{tag}>");
-    let start = xml.find(&open)? + open.len();
-    let end = start + xml[start..].find(&format!("</{tag}>"))?;
-    Some(
-        xml[start..end]
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&quot;", "\"")
-            .replace("&apos;", "'")
-            .replace("&amp;", "&"),
-    )
 }
 
 #[cfg(test)]
@@ -106,10 +90,13 @@ mod tests {
     #[test]
     fn reads_the_fields_of_a_query_protocol_answer() {
         let ok = "<PublishResponse><PublishResult><MessageId>m-1</MessageId></PublishResult><ResponseMetadata><RequestId>r-1</RequestId></ResponseMetadata></PublishResponse>";
-        assert_eq!(xml_text(ok, "MessageId").as_deref(), Some("m-1"));
-        assert_eq!(xml_text(ok, "RequestId").as_deref(), Some("r-1"));
-        assert_eq!(xml_text(ok, "SequenceNumber"), None);
+        assert_eq!(aws::xml_text(ok, "MessageId").as_deref(), Some("m-1"));
+        assert_eq!(aws::xml_text(ok, "RequestId").as_deref(), Some("r-1"));
+        assert_eq!(aws::xml_text(ok, "SequenceNumber"), None);
         let err = "<ErrorResponse><Error><Code>NotFound</Code><Message>Topic &amp; more</Message></Error></ErrorResponse>";
-        assert_eq!(xml_text(err, "Message").as_deref(), Some("Topic & more"));
+        assert_eq!(
+            aws::xml_text(err, "Message").as_deref(),
+            Some("Topic & more")
+        );
     }
 }
