@@ -615,3 +615,117 @@ async fn batch_submit_job_sync_and_an_error_caught() {
         "{out}"
     );
 }
+
+/// The task token a `.waitForTaskToken` task passed in its parameters (as
+/// its `TaskScheduled` event shows them), once its call was made.
+async fn submitted_token(c: &aws_sdk_sfn::Client, exec: &str, field: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let h = c
+            .get_execution_history()
+            .execution_arn(exec)
+            .send()
+            .await
+            .expect("history");
+        let events = h.events();
+        let submitted = events
+            .iter()
+            .any(|e| e.r#type().as_str() == "TaskSubmitted");
+        let params = events
+            .iter()
+            .rev()
+            .find_map(|e| e.task_scheduled_event_details())
+            .map(|d| d.parameters().to_owned());
+        if let (true, Some(p)) = (submitted, params) {
+            let v: Value = serde_json::from_str(&p).expect("json parameters");
+            return v
+                .pointer(field)
+                .and_then(Value::as_str)
+                .expect("token in the parameters")
+                .to_owned();
+        }
+        assert!(Instant::now() < deadline, "never submitted");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn wait_for_task_token_with_lambda_sns_and_eventbridge() {
+    let Some(moto) = moto().await else { return };
+    let (_, topic) = setup(&moto).await;
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let server = Server::start_env(None, &[], &env);
+    let c = server.client();
+    let cases = [
+        (
+            "lambda",
+            json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                   "Parameters": {"FunctionName": "echo", "Payload": {"token.$": "$$.Task.Token"}}, "End": true}),
+            "/Payload/token",
+        ),
+        (
+            "sns",
+            json!({"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                   "Parameters": {"TopicArn": topic, "Message": {"token.$": "$$.Task.Token"}}, "End": true}),
+            "/Message/token",
+        ),
+        (
+            "events",
+            json!({"Type": "Task", "Resource": "arn:aws:states:::events:putEvents.waitForTaskToken",
+                   "Parameters": {"Entries": [{"Source": "s", "DetailType": "d", "Detail": {"token.$": "$$.Task.Token"}}]},
+                   "End": true}),
+            "/Entries/0/Detail/token",
+        ),
+    ];
+    for (name, state, field) in cases {
+        let def = json!({"StartAt": "Call", "States": {"Call": state}});
+        let machine = c
+            .create_state_machine()
+            .name(format!("wait-{name}"))
+            .role_arn(ROLE)
+            .definition(def.to_string())
+            .send()
+            .await
+            .expect("create");
+        let exec = c
+            .start_execution()
+            .state_machine_arn(machine.state_machine_arn())
+            .send()
+            .await
+            .expect("start")
+            .execution_arn()
+            .to_owned();
+        let token = submitted_token(&c, &exec, field).await;
+        c.send_task_success()
+            .task_token(token)
+            .output(json!({"from": name}).to_string())
+            .send()
+            .await
+            .expect("answer");
+        let d = wait_done(&c, &exec, Duration::from_secs(30)).await;
+        assert_eq!(d.status().as_str(), "SUCCEEDED", "{name}: {:?}", d.cause());
+        assert_eq!(d.output(), Some(json!({"from": name}).to_string().as_str()));
+        let types = common::event_types(&c, &exec).await;
+        let task: Vec<&str> = types
+            .iter()
+            .map(String::as_str)
+            .filter(|t| {
+                t.starts_with("Task") && *t != "TaskStateEntered" && *t != "TaskStateExited"
+            })
+            .collect();
+        assert_eq!(
+            task,
+            [
+                "TaskScheduled",
+                "TaskStarted",
+                "TaskSubmitted",
+                "TaskSucceeded"
+            ],
+            "{name}"
+        );
+    }
+}
