@@ -50,6 +50,13 @@ pub struct RunArgs {
     /// Multiply Wait states and Retry delays (in-process coordinator only), e.g. 0 to skip them.
     #[arg(long, default_value_t = 1.0)]
     pub wait_time_scale: f64,
+    /// A mock file in Step Functions Local's format (in-process coordinator;
+    /// with `--endpoint`, start that coordinator with it instead).
+    #[arg(long, value_name = "FILE")]
+    pub mock_config: Option<PathBuf>,
+    /// The mock file's test case to run (`<state machine ARN>#<test case>`).
+    #[arg(long, value_name = "NAME")]
+    pub test_case: Option<String>,
 }
 
 /// The machine name for a definition file: its name up to the first dot.
@@ -138,6 +145,7 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
                     .map_err(|e| CliError::Usage(format!("{e}")))?,
                 in_memory: true,
                 wait_time_scale: args.wait_time_scale,
+                mock_config: args.mock_config.clone(),
                 ..Default::default()
             };
             let running = stepwise_coordinator::start(settings).await?;
@@ -212,7 +220,10 @@ pub async fn run(args: RunArgs) -> Result<(), CliError> {
 
     let started = client
         .start_execution(StartExecutionInput {
-            state_machine_arn: machine_arn,
+            state_machine_arn: match &args.test_case {
+                Some(case) => format!("{machine_arn}#{case}"),
+                None => machine_arn,
+            },
             input: Some(input),
             ..Default::default()
         })

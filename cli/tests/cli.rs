@@ -364,3 +364,40 @@ async fn api_commands_against_an_endpoint() {
     assert_eq!(last["type"], "ExecutionAborted");
     server.shutdown().await;
 }
+
+#[test]
+fn run_with_a_mock_file_and_a_test_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let def = dir.path().join("charge.asl.json");
+    std::fs::write(
+        &def,
+        json!({"StartAt": "Charge", "States": {"Charge": {"Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "charge", "Payload.$": "$"},
+            "Retry": [{"ErrorEquals": ["Lambda.TooManyRequestsException"], "IntervalSeconds": 1}],
+            "ResultSelector": {"charged.$": "$.Payload.charged"}, "End": true}}})
+        .to_string(),
+    )
+    .unwrap();
+    let mocks = dir.path().join("mocks.json");
+    std::fs::write(
+        &mocks,
+        json!({"StateMachines": {"charge": {"TestCases": {"Throttled": {"Charge": "Slow"}}}},
+               "MockedResponses": {"Slow": {
+                   "0": {"Throw": {"Error": "Lambda.TooManyRequestsException", "Cause": "slow down"}},
+                   "1": {"Return": {"StatusCode": 200, "Payload": {"charged": true}}}}}})
+        .to_string(),
+    )
+    .unwrap();
+    let t = run(&[
+        def.to_str().unwrap(),
+        "--mock-config",
+        mocks.to_str().unwrap(),
+        "--test-case",
+        "Throttled",
+        "--wait-time-scale",
+        "0",
+    ]);
+    assert_eq!(output_json(&t), json!({"charged": true}), "{t}");
+    assert!(t.contains("retr"), "a retry is shown: {t}");
+}
