@@ -6,8 +6,10 @@ use jsonata_core::ast::AstNode;
 use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::{Number, Value};
+use std::any::Any;
 use std::cell::Cell;
 use std::collections::BTreeSet;
+use std::panic::AssertUnwindSafe;
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -79,11 +81,23 @@ impl Program for CoreProgram {
         let mut ev = Evaluator::with_options(ctx, options);
         register(&mut ev, b.seed).map_err(|e| QueryError::Threw(e.message().to_owned()))?;
         let root = b.root.map_or(JValue::Null, to_jvalue);
-        let result = ev
-            .evaluate(&self.ast, &root)
+        // jsonata-core can panic on some inputs (found by fuzzing: integer
+        // overflow in `[0..9223372036854775807]` where overflow checks are on):
+        // a panic is this expression's error, not the caller's crash.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ev.evaluate(&self.ast, &root)))
+            .map_err(|panic| QueryError::Threw(panic_message(panic.as_ref())))?
             .map_err(|e| QueryError::Threw(e.message().to_owned()))?;
         from_jvalue(&result)
     }
+}
+
+fn panic_message(payload: &(dyn Any + Send)) -> String {
+    let detail = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("unknown cause");
+    format!("the JSONata evaluator failed: {detail}")
 }
 
 fn register(ev: &mut Evaluator, seed: u64) -> Result<(), EvaluatorError> {

@@ -203,3 +203,19 @@ fn pad_is_bounded() {
     };
     assert!(m.contains("memory limit"), "{m}");
 }
+
+/// Found by fuzzing (fuzz/, target `jsonata`): a range ending at `i64::MAX`
+/// overflowed inside jsonata-core and panicked wherever overflow checks are on
+/// (debug builds). It is the expression's error, not a crash.
+#[test]
+fn an_evaluator_panic_is_an_error() {
+    assert!(matches!(
+        eval("{% $states.input.xs[0..11111111111111111111111111111] %}"),
+        Err(QueryError::Threw(_))
+    ));
+    assert!(matches!(
+        eval("{% [0..9223372036854775807] %}"),
+        Err(QueryError::Threw(_))
+    ));
+    assert_eq!(eval("{% [1..3] %}"), Ok(json!([1, 2, 3])));
+}
