@@ -275,12 +275,54 @@ impl Path {
     /// The normalized form used in AWS messages: `$['a']['b'][0]` for
     /// `$.a.b[0]` (`$$[...]` and `$name[...]` for the other roots).
     pub fn normalized(&self) -> String {
+        self.normalized_prefix(self.segments.len())
+    }
+
+    /// Why this path selects nothing in `input`, worded as Jayway JsonPath
+    /// (which AWS uses) words it: `Missing property in path $['a']` when a
+    /// property before the last one is missing, `No results for path:
+    /// $['a']['b']` otherwise.
+    pub fn missing_reason(&self, input: &Value, env: &Env<'_>) -> String {
+        let root = match &self.root {
+            PathRoot::Input => Some(input),
+            PathRoot::Context => Some(env.context),
+            PathRoot::Variable(name) => env.vars.get(name),
+        };
+        if let (Compiled::Simple(steps), Some(mut value)) = (&self.compiled, root) {
+            for (i, step) in steps.iter().enumerate() {
+                let last = i + 1 == steps.len();
+                value = match (step, value) {
+                    (PathStep::Field(name), Value::Object(map)) => match map.get(name) {
+                        Some(v) => v,
+                        None if !last => {
+                            return format!(
+                                "Missing property in path {}",
+                                self.normalized_prefix(i + 1)
+                            );
+                        }
+                        None => break,
+                    },
+                    (PathStep::Index(idx), Value::Array(items)) => {
+                        match resolve_index(*idx, items.len()) {
+                            Some(at) => &items[at],
+                            None => break,
+                        }
+                    }
+                    _ => break,
+                };
+            }
+        }
+        format!("No results for path: {}", self.normalized())
+    }
+
+    /// [`Path::normalized`] of the first `n` segments.
+    fn normalized_prefix(&self, n: usize) -> String {
         let mut out = match &self.root {
             PathRoot::Input => "$".to_owned(),
             PathRoot::Context => "$$".to_owned(),
             PathRoot::Variable(name) => format!("${name}"),
         };
-        for segment in &self.segments {
+        for segment in self.segments.iter().take(n) {
             let selectors = match segment {
                 Segment::Child(s) => s,
                 Segment::Descendant(s) => {
@@ -1114,6 +1156,20 @@ mod tests {
                 .to_string()
                 .contains("invalid path")
         );
+    }
+
+    #[test]
+    fn a_missing_property_is_worded_as_jayway_words_it() {
+        let vars = crate::Variables::new();
+        let ctx = serde_json::json!({});
+        let env = Env::new(&ctx, &vars, 0);
+        let input = serde_json::json!({"a": {"b": 1}, "l": [1]});
+        let reason = |p: &str| Path::parse(p).unwrap().missing_reason(&input, &env);
+        assert_eq!(reason("$.no.such.path"), "Missing property in path $['no']");
+        assert_eq!(reason("$.a.x.y"), "Missing property in path $['a']['x']");
+        assert_eq!(reason("$.a.x"), "No results for path: $['a']['x']");
+        assert_eq!(reason("$.missing"), "No results for path: $['missing']");
+        assert_eq!(reason("$.l[5].x"), "No results for path: $['l'][5]['x']");
     }
 
     #[test]

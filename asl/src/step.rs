@@ -383,17 +383,9 @@ fn map_items(
     let items_value = match (sc.item_reader_data, &m.items_path) {
         (Some(read), _) if m.item_reader.is_some() => read.clone(),
         (_, None) => effective.clone(),
-        (_, Some(p)) => p.select(&effective, env).ok_or_else(|| {
-            sc.error_in(
-                state,
-                names::RUNTIME,
-                format!(
-                    "Invalid path '{}' : No results for path: {}",
-                    p.as_str(),
-                    p.normalized()
-                ),
-            )
-        })?,
+        (_, Some(p)) => p
+            .select(&effective, env)
+            .ok_or_else(|| invalid_path(state, p, &effective, env, sc))?,
     };
     sc.inspect(|i| i.after_items_path = Some(items_value.clone()));
     let Value::Array(items) = items_value else {
@@ -826,17 +818,27 @@ fn select_or_invalid(
     env: &Env<'_>,
     sc: &StepContext<'_>,
 ) -> Result<Value, StatesError> {
-    p.select(value, env).ok_or_else(|| {
-        sc.error_in(
-            state,
-            names::RUNTIME,
-            format!(
-                "Invalid path '{}' : No results for path: {}",
-                p.as_str(),
-                p.normalized()
-            ),
-        )
-    })
+    p.select(value, env)
+        .ok_or_else(|| invalid_path(state, p, value, env, sc))
+}
+
+/// `States.Runtime` for a path that selects nothing, in AWS's words.
+fn invalid_path(
+    state: &State,
+    p: &Path,
+    value: &Value,
+    env: &Env<'_>,
+    sc: &StepContext<'_>,
+) -> StatesError {
+    sc.error_in(
+        state,
+        names::RUNTIME,
+        format!(
+            "Invalid path '{}' : {}",
+            p.as_str(),
+            p.missing_reason(value, env)
+        ),
+    )
 }
 
 fn apply_parameters(
@@ -1028,7 +1030,10 @@ fn resolve_number(
         None | Some(NumberSource::Jsonata(_)) => Ok(None),
         Some(NumberSource::Literal(n)) => Ok(Some(*n)),
         Some(NumberSource::Path(p)) => {
-            let v = p.select(raw, env);
+            let Some(v) = p.select(raw, env) else {
+                return Err(invalid_path(state, p, raw, env, sc));
+            };
+            let v = Some(v);
             match v.as_ref().and_then(Value::as_u64) {
                 Some(n) if n > 0 => Ok(Some(n)),
                 _ => Err(sc.error_in(
