@@ -1520,7 +1520,7 @@ impl Engine {
             _ => None,
         };
         let mock: Option<runtime::MockFn<'_>> = mock_case.as_ref().map(|_| &mock_fn as _);
-        let integrations = self.cfg.integrations.clone();
+        let integrations = &self.cfg.integrations;
         let serve_lambda =
             |function: &str| integrations.lambda_activity(function).map(str::to_owned);
         let lambda_activity: Option<runtime::LambdaActivityFn<'_>> =

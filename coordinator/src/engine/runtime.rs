@@ -117,6 +117,28 @@ pub struct TaskWait {
     pub role_arn: Option<String>,
 }
 
+impl TaskWait {
+    /// The `resource` of its `Task...` events (`invoke`, `publish.waitForTaskToken`...).
+    fn resource_name(&self) -> String {
+        resource::parse(&self.resource)
+            .map(|r| r.resource_name())
+            .unwrap_or_default()
+    }
+
+    /// The service call this task makes (again, after a restart or a reload).
+    fn call(&self, state: &str) -> IntegrationCall {
+        IntegrationCall {
+            scheduled_id: self.scheduled_id,
+            state: state.to_owned(),
+            resource: self.resource.clone(),
+            parameters: self.input.clone(),
+            token: None,
+            timeout_seconds: None,
+            role_arn: self.role_arn.clone(),
+        }
+    }
+}
+
 /// Which family of history events a task records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EventPrefix {
@@ -1231,9 +1253,7 @@ impl Runtime {
             ),
             "LambdaFunction" => ("LambdaFunctionStarted", json!({})),
             _ => {
-                let resource_name = resource::parse(&t.resource)
-                    .map(|r| r.resource_name())
-                    .unwrap_or_default();
+                let resource_name = t.resource_name();
                 (
                     "TaskStarted",
                     json!({"taskStartedEventDetails": {"resourceType": t.resource_type, "resource": resource_name}}),
@@ -1260,9 +1280,7 @@ impl Runtime {
             {
                 *job = Some(output.clone());
             }
-            let resource_name = resource::parse(&t.resource)
-                .map(|r| r.resource_name())
-                .unwrap_or_default();
+            let resource_name = t.resource_name();
             let details = json!({"taskSubmittedEventDetails": {"resourceType": t.resource_type, "resource": resource_name, "output": to_text(output), "outputDetails": {"truncated": false}}});
             rt.emit(cx, &mut f.last_event, f.quiet, "TaskSubmitted", details);
         })
@@ -1275,18 +1293,7 @@ impl Runtime {
             if let Pending::Task(t) = &f.pending
                 && let TaskKind::Service { job: Some(job), .. } = &t.kind
             {
-                out.push((
-                    IntegrationCall {
-                        scheduled_id: t.scheduled_id,
-                        state: f.state.clone(),
-                        resource: t.resource.clone(),
-                        parameters: t.input.clone(),
-                        token: None,
-                        timeout_seconds: None,
-                        role_arn: t.role_arn.clone(),
-                    },
-                    job.clone(),
-                ));
+                out.push((t.call(&f.state), job.clone()));
             }
         });
         out
@@ -1302,15 +1309,7 @@ impl Runtime {
                     submitted: false, ..
                 } = t.kind
             {
-                out.push(IntegrationCall {
-                    scheduled_id: t.scheduled_id,
-                    state: f.state.clone(),
-                    resource: t.resource.clone(),
-                    parameters: t.input.clone(),
-                    token: None,
-                    timeout_seconds: None,
-                    role_arn: t.role_arn.clone(),
-                });
+                out.push(t.call(&f.state));
             }
         });
         out
@@ -1718,8 +1717,13 @@ impl Runtime {
         let found = self.with_task_frame(scheduled_id, cx, |rt, cx, f| {
             let Pending::Task(t) = &f.pending else { return };
             let prefix = t.event_prefix.clone();
-            let resource = t.resource.clone();
             let resource_type = t.resource_type.clone();
+            // Only `Task...` events name the resource (not on an activity's path).
+            let resource_name = if prefix == "Task" {
+                t.resource_name()
+            } else {
+                String::new()
+            };
             // An activity's answer to a `lambda:invoke`, in Lambda's output shape.
             let result = match result {
                 Ok(payload) if t.lambda_shape => Ok(json!({
@@ -1729,9 +1733,6 @@ impl Runtime {
                 })),
                 r => r,
             };
-            let resource_name = resource::parse(&resource)
-                .map(|r| r.resource_name())
-                .unwrap_or_default();
             let (ev, details) = match (&result, prefix.as_str()) {
                 (Ok(v), "Activity") => ("ActivitySucceeded", json!({"activitySucceededEventDetails": {"output": to_text(v), "outputDetails": {"truncated": false}}})),
                 (Err(e), "Activity") => ("ActivityFailed", json!({"activityFailedEventDetails": {"error": e.error, "cause": e.cause}})),

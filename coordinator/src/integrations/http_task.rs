@@ -3,7 +3,7 @@
 //! and defined in the coordinator's config (basic, API key, or OAuth client
 //! credentials).
 
-use super::{Connection, Integrations, as_text, encode_form, encode_segment, missing};
+use super::{Connection, Integrations, as_text, encode_form, missing};
 use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
 
@@ -160,9 +160,8 @@ async fn authenticate(
         other => Err(StatesError::new(
             "States.Http.Socket",
             format!(
-                "The connection {} has kind '{other}'; expected basic, api_key or oauth_client_credentials ({})",
-                c.arn,
-                encode_segment(other)
+                "The connection {} has kind '{other}'; expected basic, api_key or oauth_client_credentials",
+                c.arn
             ),
         )),
     }
