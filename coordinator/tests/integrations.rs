@@ -442,30 +442,30 @@ fn xml_field(xml: &str, tag: &str) -> String {
     xml[start..end].to_owned()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
-    let Some(moto) = moto().await else { return };
-    let ecs = |target: &'static str, body: Value| {
-        let moto = &moto;
-        async move {
-            json_api(
-                moto,
-                "ecs",
-                "1.1",
-                &format!("AmazonEC2ContainerServiceV20141113.{target}"),
-                body,
-            )
-            .await
-        }
-    };
-    ecs("CreateCluster", json!({"clusterName": "work"})).await;
+/// Calls ECS's JSON API on moto.
+async fn ecs(moto: &Moto, target: &str, body: Value) -> Value {
+    json_api(
+        moto,
+        "ecs",
+        "1.1",
+        &format!("AmazonEC2ContainerServiceV20141113.{target}"),
+        body,
+    )
+    .await
+}
+
+/// An ECS cluster `work` with one container instance, and a task
+/// definition `job`, on moto.
+async fn ecs_cluster(moto: &Moto) {
+    ecs(moto, "CreateCluster", json!({"clusterName": "work"})).await;
     ecs(
+        moto,
         "RegisterTaskDefinition",
         json!({"family": "job", "containerDefinitions": [{"name": "main", "image": "busybox", "memory": 128}]}),
     )
     .await;
     let run = query_api(
-        &moto,
+        moto,
         "ec2",
         "Action=RunInstances&ImageId=ami-12c6146b&MinCount=1&MaxCount=1&Version=2016-11-15",
     )
@@ -475,10 +475,17 @@ async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
                      "privateIp": "10.0.0.1", "instanceType": "t2.micro", "imageId": "ami-12c6146b",
                      "accountId": "123456789012"});
     ecs(
+        moto,
         "RegisterContainerInstance",
         json!({"cluster": "work", "instanceIdentityDocument": doc.to_string()}),
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
+    let Some(moto) = moto().await else { return };
+    ecs_cluster(&moto).await;
     let env = [
         ("ECS_ENDPOINT", moto.url.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
@@ -520,10 +527,15 @@ async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
     server.terminate();
     let server = Server::start_env(Some(dir.path()), &[], &env);
     let c = server.client();
-    let tasks = ecs("ListTasks", json!({"cluster": "work"})).await;
+    let tasks = ecs(&moto, "ListTasks", json!({"cluster": "work"})).await;
     let arns = tasks["taskArns"].as_array().cloned().unwrap_or_default();
     assert_eq!(arns.len(), 1, "{tasks}");
-    ecs("StopTask", json!({"cluster": "work", "task": arns[0]})).await;
+    ecs(
+        &moto,
+        "StopTask",
+        json!({"cluster": "work", "task": arns[0]}),
+    )
+    .await;
     let d = wait_done(&c, exec.execution_arn(), Duration::from_secs(60)).await;
     assert_eq!(
         d.status().as_str(),
@@ -534,6 +546,7 @@ async fn ecs_run_task_sync_survives_a_restart_and_ends_when_the_task_stops() {
     );
     assert_eq!(d.output(), Some(r#"{"status":"STOPPED","exit":0}"#));
     let tasks = ecs(
+        &moto,
         "ListTasks",
         json!({"cluster": "work", "desiredStatus": "STOPPED"}),
     )
@@ -650,9 +663,10 @@ async fn submitted_token(c: &aws_sdk_sfn::Client, exec: &str, field: &str) -> St
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn wait_for_task_token_with_lambda_sns_and_eventbridge() {
+async fn wait_for_task_token_with_lambda_sns_eventbridge_and_ecs() {
     let Some(moto) = moto().await else { return };
     let (_, topic) = setup(&moto).await;
+    ecs_cluster(&moto).await;
     let env = [
         ("AWS_ENDPOINT_URL", moto.url.as_str()),
         ("AWS_ACCESS_KEY_ID", "test"),
@@ -679,6 +693,15 @@ async fn wait_for_task_token_with_lambda_sns_and_eventbridge() {
                    "Parameters": {"Entries": [{"Source": "s", "DetailType": "d", "Detail": {"token.$": "$$.Task.Token"}}]},
                    "End": true}),
             "/Entries/0/Detail/token",
+        ),
+        (
+            "ecs",
+            json!({"Type": "Task", "Resource": "arn:aws:states:::ecs:runTask.waitForTaskToken",
+                   "Parameters": {"Cluster": "work", "TaskDefinition": "job",
+                       "Overrides": {"ContainerOverrides": [{"Name": "main",
+                           "Environment": [{"Name": "TASK_TOKEN", "Value.$": "$$.Task.Token"}]}]}},
+                   "End": true}),
+            "/Overrides/ContainerOverrides/0/Environment/0/Value",
         ),
     ];
     for (name, state, field) in cases {

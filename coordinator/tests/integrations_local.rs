@@ -9,6 +9,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use common::{ROLE, Server, wait_done};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 async fn create_and_start(
@@ -123,6 +125,113 @@ password = "secret"
     );
     assert_eq!(out["gone"]["Error"], "States.Http.StatusCode.404");
     assert_eq!(out["down"]["Error"], "States.Http.Socket");
+}
+
+/// A local API for the other connection kinds: `/keyed` wants the header
+/// `x-api-key: k1`; `/token` is an OAuth token endpoint (counted); `/bearer`
+/// wants its token; `/slow` never answers.
+async fn api_with_tokens(token_requests: Arc<AtomicUsize>) -> String {
+    let authorized = |want: &'static str, headers: &HeaderMap, name: &str| {
+        let got = headers.get(name).and_then(|v| v.to_str().ok());
+        if got == Some(want) {
+            (StatusCode::OK, json!({"ok": true}).to_string())
+        } else {
+            (StatusCode::FORBIDDEN, json!({"got": got}).to_string())
+        }
+    };
+    let app = Router::new()
+        .route(
+            "/keyed",
+            get(move |h: HeaderMap| async move { authorized("k1", &h, "x-api-key") }),
+        )
+        .route(
+            "/bearer",
+            get(move |h: HeaderMap| async move { authorized("Bearer tok-1", &h, "authorization") }),
+        )
+        .route(
+            "/token",
+            post(move |body: String| async move {
+                token_requests.fetch_add(1, Ordering::SeqCst);
+                if body.contains("grant_type=client_credentials")
+                    && body.contains("client_id=app")
+                    && body.contains("client_secret=s3cret")
+                {
+                    (
+                        StatusCode::OK,
+                        json!({"access_token": "tok-1", "token_type": "bearer", "expires_in": 3600})
+                            .to_string(),
+                    )
+                } else {
+                    (StatusCode::UNAUTHORIZED, "{}".to_owned())
+                }
+            }),
+        )
+        .route("/slow", get(std::future::pending::<String>));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn http_task_api_key_and_oauth_connections_and_the_request_timeout() {
+    let token_requests = Arc::new(AtomicUsize::new(0));
+    let base = api_with_tokens(token_requests.clone()).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("coordinator.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+[integrations]
+http_timeout_seconds = 1
+
+[[integrations.connections]]
+arn = "arn:aws:events:us-east-1:123456789012:connection/keyed/1"
+kind = "api_key"
+api_key_name = "x-api-key"
+api_key_value = "k1"
+
+[[integrations.connections]]
+arn = "arn:aws:events:us-east-1:123456789012:connection/oauth/1"
+kind = "oauth_client_credentials"
+token_url = "{base}/token"
+client_id = "app"
+client_secret = "s3cret"
+"#
+        ),
+    )
+    .expect("write config");
+    let server = Server::start(None, &["--config", config.to_str().expect("utf-8 path")]);
+    let get = |name: &str, path: &str, connection: &str, next: &str| {
+        json!({"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+            "Parameters": {"ApiEndpoint": format!("{base}{path}"), "Method": "GET",
+                "Authentication": {"ConnectionArn": format!("arn:aws:events:us-east-1:123456789012:connection/{connection}/1")}},
+            "ResultSelector": {"status.$": "$.StatusCode"}, "ResultPath": format!("$.{name}"),
+            "Next": next})
+    };
+    let mut slow = get("slow", "/slow", "keyed", "Done");
+    slow["Catch"] =
+        json!([{"ErrorEquals": ["States.Http.Socket"], "ResultPath": "$.slow", "Next": "Done"}]);
+    let def = json!({"StartAt": "Keyed", "States": {
+        "Keyed": get("keyed", "/keyed", "keyed", "Bearer1"),
+        "Bearer1": get("bearer1", "/bearer", "oauth", "Bearer2"),
+        "Bearer2": get("bearer2", "/bearer", "oauth", "Slow"),
+        "Slow": slow,
+        "Done": {"Type": "Succeed"}}});
+    let exec = create_and_start(&server, "http-kinds", &def, "{}", None).await;
+    let c = server.client();
+    let d = wait_done(&c, &exec, Duration::from_secs(30)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED", "{:?}", d.cause());
+    let out: Value = serde_json::from_str(d.output().unwrap_or("null")).expect("json");
+    for state in ["keyed", "bearer1", "bearer2"] {
+        assert_eq!(out[state], json!({"status": 200}), "{state}: {out}");
+    }
+    assert_eq!(out["slow"]["Error"], "States.Http.Socket", "{out}");
+    // One token for both OAuth calls: it is kept until it expires.
+    assert_eq!(token_requests.load(Ordering::SeqCst), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -62,8 +62,8 @@ pub struct LambdaActivity {
 pub struct Connection {
     /// The connection ARN the definition names.
     pub arn: String,
-    /// `basic`, `api_key` or `oauth_client_credentials`.
-    pub kind: String,
+    /// How requests through it authenticate.
+    pub kind: ConnectionKind,
     #[serde(default)]
     pub username: Option<String>,
     #[serde(default)]
@@ -81,6 +81,20 @@ pub struct Connection {
     pub client_secret: Option<String>,
 }
 
+/// How an HTTP Task connection authenticates (EventBridge connections'
+/// `AuthorizationType`s).
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum ConnectionKind {
+    /// `username` and `password`, sent as HTTP basic authentication.
+    Basic,
+    /// `api_key_name: api_key_value`, sent as a header.
+    ApiKey,
+    /// A bearer token from `token_url` (OAuth client credentials grant,
+    /// `client_id` and `client_secret`), kept until it expires.
+    OauthClientCredentials,
+}
+
 /// The `[integrations]` section of the coordinator's config.
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(default)]
@@ -96,6 +110,9 @@ pub struct IntegrationSettings {
     /// Seconds a call may take before the task fails with `States.Timeout`
     /// (when the state sets no `TimeoutSeconds`). Default 60.
     pub call_timeout_seconds: Option<u64>,
+    /// Seconds an HTTP Task's request may take before it fails with
+    /// `States.Http.Socket`, as AWS's HTTP Task does after 60 s. Default 60.
+    pub http_timeout_seconds: Option<u64>,
 }
 
 /// Makes service calls for tasks.
@@ -106,6 +123,7 @@ pub struct Integrations {
     http: reqwest::Client,
     credentials: CredentialsChain,
     roles: sts::RoleCache,
+    oauth: http_task::TokenCache,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -148,6 +166,7 @@ impl Integrations {
             http,
             credentials,
             roles: sts::RoleCache::default(),
+            oauth: http_task::TokenCache::default(),
         })
     }
 
@@ -189,10 +208,18 @@ impl Integrations {
                 return CallOutcome::Done(Err(unsupported(&call.resource)));
             }
         };
+        // An HTTP Task's own request timeout (a token request, then the
+        // request) fails it with `States.Http.Socket` before this one.
+        let is_http = matches!(&parsed, Resource::Service { service, .. } if service == "http");
+        let default = if is_http {
+            2 * http_task::timeout(self).as_secs() + 5
+        } else {
+            60
+        };
         let limit = Duration::from_secs(
             call.timeout_seconds
                 .or(self.settings.call_timeout_seconds)
-                .unwrap_or(60)
+                .unwrap_or(default)
                 .max(1),
         );
         let fut = aws::ROLE.scope(call.role_arn.clone(), self.dispatch(&parsed, call, region));
