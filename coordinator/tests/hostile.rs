@@ -82,3 +82,82 @@ async fn deeply_nested_input_survives_a_restart() {
     let d = wait_done(&c, &execs[1], Duration::from_secs(20)).await;
     assert_eq!(d.status().as_str(), "ABORTED");
 }
+
+/// The process's address space (`VmSize`), in bytes.
+fn address_space(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kib * 1024
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_expression_that_would_exhaust_memory_fails_its_execution_not_the_server() {
+    let mut s = Server::start(None, &[]);
+    // Under a memory limit: 1 GiB more address space than it has now.
+    let limit = address_space(s.pid()) + (1 << 30);
+    let st = std::process::Command::new("prlimit")
+        .arg("--pid")
+        .arg(s.pid().to_string())
+        .arg(format!("--as={limit}"))
+        .status()
+        .expect("prlimit (util-linux) is needed for this test");
+    assert!(st.success(), "prlimit failed");
+    let c = s.client();
+    // A string that doubles 40 times (2^41 bytes in the end), and $pad far
+    // past any output AWS would accept.
+    let def = r#"{"QueryLanguage":"JSONata","StartAt":"Grow","States":{
+        "Grow":{"Type":"Pass","Output":"{% ($d := function($x, $n) { $n = 0 ? $x : $d($x & $x, $n - 1) }; $length($d('ab', 40))) %}","Next":"Pad"},
+        "Pad":{"Type":"Pass","Output":"{% $length($pad('', 300000000, 'a')) %}","End":true}}}"#;
+    let fine = r#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":"{% $states.input.n + 1 %}","End":true}}}"#;
+    let mut arns = Vec::new();
+    for (name, def) in [("grow", def), ("fine", fine)] {
+        arns.push(
+            c.create_state_machine()
+                .name(name)
+                .definition(def)
+                .role_arn(ROLE)
+                .send()
+                .await
+                .unwrap()
+                .state_machine_arn()
+                .to_owned(),
+        );
+    }
+    let mut hostile = Vec::new();
+    for _ in 0..3 {
+        hostile.push(
+            c.start_execution()
+                .state_machine_arn(&arns[0])
+                .send()
+                .await
+                .unwrap()
+                .execution_arn()
+                .to_owned(),
+        );
+    }
+    for e in &hostile {
+        let d = wait_done(&c, e, Duration::from_secs(60)).await;
+        assert_eq!(d.status().as_str(), "FAILED");
+        assert_eq!(d.error(), Some("States.QueryEvaluationError"));
+        assert!(
+            d.cause().is_some_and(|c| c.contains("memory limit")),
+            "{:?}",
+            d.cause()
+        );
+    }
+    // The server lives on and serves the others.
+    let e = c
+        .start_execution()
+        .state_machine_arn(&arns[1])
+        .input(r#"{"n": 41}"#)
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, e.execution_arn(), Duration::from_secs(20)).await;
+    assert_eq!(d.output(), Some("42"));
+    assert!(s.alive());
+}

@@ -107,6 +107,7 @@ pub fn jsonata(data: &[u8]) {
         timeout_ms: 200,
         max_depth: 200,
         max_sequence_length: 10_000,
+        ..Limits::default()
     };
     let _ = expr.evaluate(&b);
 }

@@ -1,9 +1,9 @@
 //! The [`Engine`] backed by the `jsonata-core` crate.
 
-use super::{Bindings, Engine, Program, QueryError, functions};
+use super::{Bindings, Engine, Program, QueryError, budget, functions};
 use indexmap::IndexMap;
 use jsonata_core::ast::AstNode;
-use jsonata_core::evaluator::{Context, Evaluator, EvaluatorError, EvaluatorOptions};
+use jsonata_core::evaluator::{CancelToken, Context, Evaluator, EvaluatorError, EvaluatorOptions};
 use jsonata_core::value::JValue;
 use serde_json::{Number, Value};
 use std::any::Any;
@@ -72,11 +72,12 @@ impl Program for CoreProgram {
         if self.names.contains("states") {
             ctx.bind("states".to_owned(), to_jvalue(&b.states()));
         }
+        let cancel = CancelToken::new();
         let options = EvaluatorOptions {
             timeout_ms: Some(b.limits.timeout_ms),
             max_stack_depth: Some(b.limits.max_depth),
             max_sequence_length: Some(b.limits.max_sequence_length),
-            ..EvaluatorOptions::default()
+            cancel: Some(cancel.clone()),
         };
         let mut ev = Evaluator::with_options(ctx, options);
         register(&mut ev, b.seed).map_err(|e| QueryError::Threw(e.message().to_owned()))?;
@@ -84,7 +85,17 @@ impl Program for CoreProgram {
         // jsonata-core can panic on some inputs (found by fuzzing: integer
         // overflow in `[0..9223372036854775807]` where overflow checks are on):
         // a panic is this expression's error, not the caller's crash.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ev.evaluate(&self.ast, &root)))
+        let armed = budget::Armed::new(b.limits.max_memory_bytes, cancel);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| ev.evaluate(&self.ast, &root)));
+        let exceeded = armed.exceeded();
+        drop(armed);
+        if exceeded {
+            return Err(QueryError::Threw(format!(
+                "Expression evaluation memory limit exceeded: it held more than {} MiB",
+                b.limits.max_memory_bytes >> 20
+            )));
+        }
+        let result = result
             .map_err(|panic| QueryError::Threw(panic_message(panic.as_ref())))?
             .map_err(|e| QueryError::Threw(e.message().to_owned()))?;
         from_jvalue(&result)

@@ -23,6 +23,7 @@
 //! assert_eq!(expr.evaluate(&b).unwrap(), json!(42));
 //! ```
 
+pub mod budget;
 mod core_engine;
 pub mod functions;
 
@@ -40,6 +41,9 @@ pub struct Limits {
     pub max_depth: usize,
     /// The longest sequence (array) a step may build.
     pub max_sequence_length: usize,
+    /// The bytes an evaluation may hold at once (counted where the program
+    /// installs [`budget`]'s allocator hooks, as the coordinator does).
+    pub max_memory_bytes: usize,
 }
 
 impl Default for Limits {
@@ -48,6 +52,7 @@ impl Default for Limits {
             timeout_ms: 2_000,
             max_depth: 1_000,
             max_sequence_length: 1_000_000,
+            max_memory_bytes: 128 << 20,
         }
     }
 }
