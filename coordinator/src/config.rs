@@ -71,6 +71,11 @@ pub struct Cli {
     /// Seconds for a request body to arrive (default 60).
     #[arg(long)]
     pub body_timeout_seconds: Option<u64>,
+    /// Fail, instead of resuming, an execution that was running when the
+    /// coordinator stopped abnormally this many times in a row (default 2;
+    /// 0: always resume).
+    #[arg(long)]
+    pub crash_loop_limit: Option<u32>,
 }
 
 /// The effective settings.
@@ -113,6 +118,9 @@ pub struct Settings {
     pub header_timeout_seconds: u64,
     /// Seconds for a request body to arrive.
     pub body_timeout_seconds: u64,
+    /// Abnormal stops an execution may be running through before it is
+    /// failed rather than resumed (0: never).
+    pub crash_loop_limit: u32,
 }
 
 impl Default for Settings {
@@ -135,6 +143,7 @@ impl Default for Settings {
             max_connections: 4096,
             header_timeout_seconds: 30,
             body_timeout_seconds: 60,
+            crash_loop_limit: 2,
         }
     }
 }
@@ -214,6 +223,9 @@ impl Settings {
         }
         if let Some(v) = cli.body_timeout_seconds {
             s.body_timeout_seconds = v;
+        }
+        if let Some(v) = cli.crash_loop_limit {
+            s.crash_loop_limit = v;
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return Err(SettingsError::Invalid(

@@ -12,6 +12,7 @@ pub mod api;
 pub mod arn;
 pub mod auth;
 pub mod config;
+pub mod crash_guard;
 pub mod engine;
 pub mod integrations;
 pub mod server;
@@ -74,6 +75,8 @@ pub struct Running {
     cancel: CancellationToken,
     server: tokio::task::JoinHandle<()>,
     engine_task: tokio::task::JoinHandle<()>,
+    /// The data directory's crash marker (none in memory).
+    crash_guard: Option<crash_guard::CrashGuard>,
 }
 
 impl Running {
@@ -99,7 +102,13 @@ impl Running {
     pub async fn shutdown(self) {
         self.cancel.cancel();
         let _ = self.server.await;
-        let _ = self.engine_task.await;
+        let engine = self.engine_task.await;
+        // A clean stop: running executions owe no crash.
+        if let (Ok(()), Some(g)) = (engine, &self.crash_guard)
+            && let Err(e) = g.clean_stop()
+        {
+            tracing::error!(error = %e, "could not remove the crash marker; the next start will count a crash");
+        }
     }
 }
 
@@ -151,6 +160,15 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         header_timeout: std::time::Duration::from_secs(settings.header_timeout_seconds),
         body_timeout: std::time::Duration::from_secs(settings.body_timeout_seconds),
     };
+    // Bound before the store is opened: nothing below fails once the crash
+    // marker is written but the engine is not running.
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: settings.listen,
+            source,
+        })?;
+    let addr = listener.local_addr()?;
     let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
@@ -160,17 +178,22 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         wait_scale: settings.wait_time_scale,
         integrations,
     };
-    let engine =
-        tokio::task::block_in_place(|| Engine::load(cfg, store, Arc::new(time::SystemClock)))?;
+    let guard = (!settings.in_memory)
+        .then(|| crash_guard::CrashGuard::new(&settings.data_dir, settings.crash_loop_limit));
+    let engine = tokio::task::block_in_place(|| {
+        Engine::load_failing(cfg, store, Arc::new(time::SystemClock), |running| {
+            let Some(g) = &guard else {
+                return Ok(engine::Fail::default());
+            };
+            Ok(engine::Fail {
+                executions: g.at_start(running)?,
+                error: crash_guard::ERROR.to_owned(),
+                cause: g.cause(),
+            })
+        })
+    })?;
     let cancel = CancellationToken::new();
     let (handle, engine_task) = engine.spawn(cancel.child_token());
-    let listener = tokio::net::TcpListener::bind(settings.listen)
-        .await
-        .map_err(|source| ServeError::Listen {
-            addr: settings.listen,
-            source,
-        })?;
-    let addr = listener.local_addr()?;
     let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
         gate.clone(),
         auth::gate,
@@ -180,6 +203,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     tracing::info!(%addr, "stepwise coordinator listening");
     Ok(Running {
         addr,
+        crash_guard: guard,
         engine: handle,
         gate,
         tls,

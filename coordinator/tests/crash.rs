@@ -183,3 +183,105 @@ async fn sigterm_stops_cleanly_and_data_survives() {
         .unwrap();
     assert_eq!(d.output(), Some(r#"{"k":1}"#));
 }
+
+/// Starts an execution of `sm` and returns its ARN.
+async fn start(c: &aws_sdk_sfn::Client, sm: &str, name: &str) -> String {
+    c.start_execution()
+        .state_machine_arn(sm)
+        .name(name)
+        .send()
+        .await
+        .unwrap()
+        .execution_arn()
+        .to_owned()
+}
+
+async fn status(c: &aws_sdk_sfn::Client, arn: &str) -> (String, Option<String>, Option<String>) {
+    let d = c
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .unwrap();
+    (
+        d.status().as_str().to_owned(),
+        d.error().map(str::to_owned),
+        d.cause().map(str::to_owned),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_running_through_two_crashes_in_a_row_is_failed_not_resumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut s = Server::start(Some(dir.path()), &[]);
+    let c = s.client();
+    let act = c
+        .create_activity()
+        .name("never")
+        .send()
+        .await
+        .unwrap()
+        .activity_arn()
+        .to_owned();
+    let def = json!({"StartAt": "Work", "States": {
+        "Work": {"Type": "Task", "Resource": act, "End": true}}})
+    .to_string();
+    let sm = c
+        .create_state_machine()
+        .name("looping")
+        .definition(def)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn()
+        .to_owned();
+    let first = start(&c, &sm, "first").await;
+    // A clean stop and start count nothing.
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let mut s = Server::start(Some(dir.path()), &[]);
+    // First crash: `first` was running.
+    s.kill();
+    let mut s = Server::start(Some(dir.path()), &[]);
+    let c = s.client();
+    assert_eq!(status(&c, &first).await.0, "RUNNING");
+    let second = start(&c, &sm, "second").await;
+    // Second crash in a row: `first` ran through both, `second` through one.
+    s.kill();
+    let mut s = Server::start(Some(dir.path()), &[]);
+    let c = s.client();
+    let (st, error, cause) = status(&c, &first).await;
+    assert_eq!(st, "FAILED");
+    assert_eq!(error.as_deref(), Some("States.Runtime"));
+    assert!(
+        cause
+            .as_deref()
+            .is_some_and(|c| c.contains("stopped abnormally")),
+        "{cause:?}"
+    );
+    let types = event_types(&c, &first).await;
+    assert_eq!(types.last().map(String::as_str), Some("ExecutionFailed"));
+    assert_eq!(status(&c, &second).await.0, "RUNNING");
+    // A clean stop forgets the count: one more crash does not fail `second`.
+    assert!(s.terminate().is_some_and(|st| st.success()));
+    let mut s = Server::start(Some(dir.path()), &[]);
+    s.kill();
+    let s = Server::start(Some(dir.path()), &[]);
+    let c = s.client();
+    assert_eq!(status(&c, &second).await.0, "RUNNING");
+    // ...and it still works: its task is handed out and answered.
+    let task = c
+        .get_activity_task()
+        .activity_arn(&act)
+        .send()
+        .await
+        .unwrap();
+    c.send_task_success()
+        .task_token(task.task_token().unwrap())
+        .output("{}")
+        .send()
+        .await
+        .unwrap();
+    let d = wait_done(&c, &second, Duration::from_secs(20)).await;
+    assert_eq!(d.status().as_str(), "SUCCEEDED");
+}

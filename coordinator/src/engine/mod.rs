@@ -66,6 +66,17 @@ pub struct EngineConfig {
 
 type Reply<T> = oneshot::Sender<Result<T, ApiError>>;
 
+/// Running executions to fail at start instead of resuming, and how.
+#[derive(Debug, Default)]
+pub struct Fail {
+    /// Their ARNs.
+    pub executions: std::collections::HashSet<String>,
+    /// The error they fail with.
+    pub error: String,
+    /// Its cause.
+    pub cause: String,
+}
+
 /// A compiled state machine and its record.
 #[derive(Debug, Clone)]
 pub struct MachineEntry {
@@ -573,6 +584,9 @@ pub enum StartError {
     /// The store failed to load.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The crash-loop marker could not be read or written.
+    #[error(transparent)]
+    CrashGuard(#[from] crate::crash_guard::GuardError),
 }
 
 impl Engine {
@@ -582,7 +596,20 @@ impl Engine {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, StartError> {
+        Self::load_failing(cfg, store, clock, |_| Ok(Fail::default()))
+    }
+
+    /// [`Engine::load`], failing instead of resuming the running executions
+    /// `fail` picks from their ARNs (crash-loop protection).
+    pub fn load_failing(
+        cfg: EngineConfig,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        fail: impl FnOnce(&[String]) -> Result<Fail, StartError>,
+    ) -> Result<Self, StartError> {
         let snap = store.load()?;
+        let running: Vec<String> = snap.running.iter().map(|r| r.arn.clone()).collect();
+        let fail = fail(&running)?;
         let mut batch = Batch::default();
         let key = match snap.meta.iter().find(|(k, _)| k == TOKEN_KEY) {
             Some((_, v)) => v.clone(),
@@ -637,7 +664,13 @@ impl Engine {
         let mut shared = SharedDefinitions::seeded(e.machines.values());
         for rec in snap.running {
             if let Some(x) = Exec::taken_up(rec, &mut shared) {
-                e.resume(x, now);
+                if fail.executions.contains(&x.rec.arn) {
+                    tracing::error!(arn = %x.rec.arn, cause = %fail.cause, "execution failed instead of resumed");
+                    let error = StatesError::new(fail.error.clone(), fail.cause.clone());
+                    e.finish(x, Finish::Failed(error));
+                } else {
+                    e.resume(x, now);
+                }
             }
         }
         e.link_children();
