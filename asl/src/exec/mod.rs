@@ -1,17 +1,23 @@
 //! The runtime state of one execution — a tree of frames, one per running
 //! (sub-)machine: the top level, each Parallel branch, each Map iteration —
-//! and the code that drives it by asking `stepwise_asl::step` what happens
-//! next. Everything here is serializable: the engine persists it with every
-//! commit, and a restart resumes from it.
+//! and the code that drives it by asking [`crate::step`] what happens next.
+//! Everything here is serializable: the engine persists it with every commit,
+//! and a restart resumes from it.
+//!
+//! This is the one runtime of the language: the coordinator's engine, the
+//! in-process runner ([`crate::local`]), the benchmarks and the conformance
+//! example all drive it. Like the rest of the crate it does no I/O and reads
+//! no clock: time, seeds and what exists around it come in through [`Cx`].
 
+use crate::env::{Variables, iso8601};
+use crate::error::{StatesError, names};
+use crate::model::{MapMode, StateKind, StateMachine, StatePhase};
+use crate::resource::{self, Pattern, Resource as AslResource};
+use crate::step::{self, Action, Outcome, StepContext, WaitUntil};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
-use stepwise_asl::model::{MapMode, StateKind, StateMachine, StatePhase};
-use stepwise_asl::resource::{self, Pattern, Resource as AslResource};
-use stepwise_asl::step::{self, Action, Outcome, StepContext, WaitUntil};
-use stepwise_asl::{StatesError, Variables, names};
 
 /// The most events an execution's history may hold, as on AWS.
 pub const MAX_HISTORY_EVENTS: i64 = 25_000;
@@ -34,9 +40,9 @@ fn assign(vars: &mut Arc<Variables>, assigned: Variables) {
 
 /// (De)serializes a frame's shared variable scope as a plain JSON object.
 mod shared_vars {
+    use crate::env::Variables;
     use serde::{Deserialize, Deserializer, Serialize, Serializer};
     use std::sync::Arc;
-    use stepwise_asl::Variables;
 
     pub(super) fn serialize<S: Serializer>(v: &Arc<Variables>, s: S) -> Result<S::Ok, S::Error> {
         v.as_ref().serialize(s)
@@ -230,6 +236,35 @@ pub struct MapRun {
     pub start: i64,
 }
 
+/// What a distributed Map state's run did with its items, by state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MapRunCounts {
+    pub pending: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
+    pub total: u64,
+}
+
+/// A distributed Map state's run (its iterations run inline in the execution).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunRecord {
+    pub arn: String,
+    pub execution_arn: String,
+    /// `<machine ARN>/<Map state label>`.
+    pub state_machine_arn: String,
+    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`.
+    pub status: String,
+    pub start: i64,
+    pub stop: Option<i64>,
+    /// 0: no limit.
+    pub max_concurrency: u64,
+    pub tolerated_failure_count: Option<u64>,
+    pub tolerated_failure_percentage: Option<f64>,
+    pub counts: MapRunCounts,
+}
+
 impl Children {
     /// The record of this distributed Map's run, as it stands (`None` for other children).
     pub fn map_run(
@@ -237,7 +272,7 @@ impl Children {
         execution_arn: &str,
         status: &str,
         stop: Option<i64>,
-    ) -> Option<crate::store::MapRunRecord> {
+    ) -> Option<MapRunRecord> {
         let run = self.run.as_ref()?;
         let succeeded = self.results.iter().filter(|r| r.is_some()).count();
         let ended = status != "RUNNING";
@@ -247,7 +282,7 @@ impl Children {
         } else {
             (self.running, self.waiting.len(), 0)
         };
-        Some(crate::store::MapRunRecord {
+        Some(MapRunRecord {
             arn: run.arn.clone(),
             execution_arn: execution_arn.to_owned(),
             state_machine_arn: run.state_machine_arn.clone(),
@@ -257,7 +292,7 @@ impl Children {
             max_concurrency: self.max_concurrency,
             tolerated_failure_count: self.tolerated_count,
             tolerated_failure_percentage: self.tolerated_percentage,
-            counts: crate::store::MapRunCounts {
+            counts: MapRunCounts {
                 pending: pending as u64,
                 running: running as u64,
                 succeeded: succeeded as u64,
@@ -440,7 +475,7 @@ pub enum Request {
     /// Queue an activity task for pollers.
     Activity { activity: String, scheduled_id: i64 },
     /// Store a distributed Map's run record.
-    MapRun(crate::store::MapRunRecord),
+    MapRun(MapRunRecord),
     /// Call a service for a task (after the round commits).
     Integration(IntegrationCall),
     /// Report a task's result at once (a mocked response): the engine
@@ -688,7 +723,7 @@ impl Runtime {
             let (at, text) = &mut self.entered_text.0;
             if *at != Some(f.entered_time) {
                 *at = Some(f.entered_time);
-                *text = crate::time::iso8601(f.entered_time);
+                *text = iso8601(f.entered_time);
             }
             set_text(state, "EnteredTime", text);
             // AWS shows RetryCount only in states that can retry.
@@ -1951,7 +1986,7 @@ pub fn to_text(v: &Value) -> String {
 }
 
 /// Appends `s` as a JSON string.
-pub(super) fn json_string(out: &mut Vec<u8>, s: &str) {
+pub fn json_string(out: &mut Vec<u8>, s: &str) {
     serde_json::to_writer(out, s).ok();
 }
 
@@ -1988,7 +2023,7 @@ fn json_text_string(out: &mut Vec<u8>, v: &Value) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stepwise_asl::compile::{CompileOptions, compile};
+    use crate::compile::{CompileOptions, compile};
 
     /// Runs a machine made only of Pass, Choice, Map and Parallel states to its end.
     /// An event's details, parsed.
