@@ -93,25 +93,7 @@ pub fn run(machine: &StateMachine, input: Value, options: LocalOptions<'_>) -> L
     // The execution's deadline is this driver's to keep: the runtime's
     // timers alone say when the virtual clock moves next.
     let deadline = rt.deadline.take();
-    let exists = |_: &str| true;
-    let token = |id: i64| format!("local-task-{id}");
-    let mut cx = Cx {
-        machine,
-        context: &mut context,
-        vars: &Default::default(),
-        now: start,
-        wait_scale: 1.0,
-        history: true,
-        events: Vec::new(),
-        requests: Vec::new(),
-        activity_exists: &exists,
-        token_for: &token,
-        region: "us-east-1",
-        account: "123456789012",
-        execution_arn: &execution_arn,
-        mock: None,
-        lambda_activity: None,
-    };
+    let mut cx = Cx::detached(machine, &mut context, &execution_arn, start);
     let mut events = vec!["ExecutionStarted"];
     rt.drive(&mut cx);
     let mut timed_out = false;

@@ -15,6 +15,7 @@ use crate::model::StateMachine;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 mod children;
 mod frame;
@@ -177,6 +178,47 @@ pub type LambdaActivityFn<'a> = &'a dyn Fn(&str) -> Option<String>;
 
 /// Answers the mocked response of a state's `n`th invocation.
 pub type MockFn<'a> = &'a dyn Fn(&str, u32) -> Option<Result<Value, StatesError>>;
+
+impl<'a> Cx<'a> {
+    /// A context for an execution with nothing around it (the in-process
+    /// runner, tests): history kept, no wait scaling, every activity exists,
+    /// a task's token is `token-<id>`, no mocks, no Lambda function served by
+    /// an activity, region `us-east-1`, account `123456789012`. Set a field
+    /// to change it.
+    pub fn detached(
+        machine: &'a StateMachine,
+        context: &'a mut Value,
+        execution_arn: &'a str,
+        now: i64,
+    ) -> Self {
+        static NO_VARIABLES: LazyLock<Variables> = LazyLock::new(Variables::new);
+        Self {
+            machine,
+            context,
+            vars: &NO_VARIABLES,
+            now,
+            wait_scale: 1.0,
+            history: true,
+            events: Vec::new(),
+            requests: Vec::new(),
+            activity_exists: &every_activity_exists,
+            token_for: &plain_token,
+            region: "us-east-1",
+            account: "123456789012",
+            execution_arn,
+            mock: None,
+            lambda_activity: None,
+        }
+    }
+}
+
+fn every_activity_exists(_: &str) -> bool {
+    true
+}
+
+fn plain_token(scheduled_id: i64) -> String {
+    format!("token-{scheduled_id}")
+}
 
 impl Runtime {
     /// A new runtime starting at the machine's `StartAt` with `input`.

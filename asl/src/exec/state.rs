@@ -11,6 +11,18 @@ use crate::model::{StateKind, StatePhase};
 use crate::step::{self, Action, Outcome, StepContext, WaitUntil};
 use serde_json::{Value, json};
 
+/// What `step` is told about a frame's state.
+fn step_context<'a>(context: &'a Value, f: &'a Frame, seed: u64) -> StepContext<'a> {
+    StepContext {
+        context,
+        vars: f.vars.as_ref(),
+        entered_event_id: f.entered_id as u64,
+        seed,
+        inspect: None,
+        item_reader_data: None,
+    }
+}
+
 pub(super) fn scale(ms: f64, factor: f64) -> i64 {
     let v = ms * factor;
     if v.is_finite() && v > 0.0 {
@@ -108,14 +120,7 @@ impl Runtime {
         );
         self.set_state_context(cx, f, token, retryable);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let sc = StepContext {
-            context: cx.context,
-            vars: f.vars.as_ref(),
-            entered_event_id: f.entered_id as u64,
-            seed: self.seed,
-            inspect: None,
-            item_reader_data: None,
-        };
+        let sc = step_context(cx.context, f, self.seed);
         let action = step::enter(state, &f.input, &f.retry_counts, &sc);
         match action {
             Action::Complete(o) => self.apply(cx, f, o),
@@ -191,14 +196,7 @@ impl Runtime {
                 );
                 if let Some(e) = failure {
                     // AWS records MapStateStarted before this error.
-                    let sc = StepContext {
-                        context: cx.context,
-                        vars: f.vars.as_ref(),
-                        entered_event_id: f.entered_id as u64,
-                        seed: self.seed,
-                        inspect: None,
-                        item_reader_data: None,
-                    };
+                    let sc = step_context(cx.context, f, self.seed);
                     let o = step::handle_error(state, &f.input, e, &f.retry_counts, &sc);
                     return self.apply(cx, f, o);
                 }
@@ -225,6 +223,20 @@ impl Runtime {
             }
             _ => false,
         };
+        // A Parallel or Map state whose children (or whose evaluation) failed
+        // records its failure before it is caught or fails the frame.
+        if matches!(o, Outcome::Caught { .. } | Outcome::Fail(_))
+            && block
+            && (std::mem::take(&mut self.children_failed) || evaluation_failed)
+        {
+            self.emit(
+                cx,
+                &mut f.last_event,
+                f.quiet,
+                kind.event_type(StatePhase::Failed),
+                json!({}),
+            );
+        }
         match o {
             Outcome::Next {
                 state,
@@ -264,29 +276,11 @@ impl Runtime {
                 assigned,
                 ..
             } => {
-                if block && (std::mem::take(&mut self.children_failed) || evaluation_failed) {
-                    self.emit(
-                        cx,
-                        &mut f.last_event,
-                        f.quiet,
-                        kind.event_type(StatePhase::Failed),
-                        json!({}),
-                    );
-                }
                 self.exit(cx, f, kind, &output, &assigned);
                 assign(&mut f.vars, assigned);
                 f.next_state(state, output);
             }
             Outcome::Fail(e) => {
-                if block && (std::mem::take(&mut self.children_failed) || evaluation_failed) {
-                    self.emit(
-                        cx,
-                        &mut f.last_event,
-                        f.quiet,
-                        kind.event_type(StatePhase::Failed),
-                        json!({}),
-                    );
-                }
                 f.pending = Pending::Done(Err(e));
             }
         }
@@ -367,14 +361,7 @@ impl Runtime {
         };
         self.set_state_context(cx, f, None, true);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let sc = StepContext {
-            context: cx.context,
-            vars: f.vars.as_ref(),
-            entered_event_id: f.entered_id as u64,
-            seed: self.seed,
-            inspect: None,
-            item_reader_data: None,
-        };
+        let sc = step_context(cx.context, f, self.seed);
         let o = step::complete(state, raw, result, &f.retry_counts, &sc);
         if matches!(o, Outcome::Retry { .. }) {
             // Retries re-enter without a new ...StateEntered event.

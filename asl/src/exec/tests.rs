@@ -88,29 +88,7 @@ fn event_details_show_inputs_and_outputs_as_json_text() {
 fn run(def: Value, input: Value) -> (Runtime, Vec<NewEvent>) {
     let m = compile(&def, CompileOptions::default()).unwrap();
     let mut rt = Runtime::new(&m, input, 0, 1);
-    let mut context = json!({"Execution": {"Id": "arn:x"}});
-    let vars = Variables::new();
-    let exists = |_: &str| true;
-    let token = |id: i64| format!("token-{id}");
-    let mut cx = Cx {
-        machine: &m,
-        context: &mut context,
-        vars: &vars,
-        now: 0,
-        wait_scale: 1.0,
-        history: true,
-        events: Vec::new(),
-        requests: Vec::new(),
-        activity_exists: &exists,
-        token_for: &token,
-        region: "us-east-1",
-        account: "123456789012",
-        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
-        mock: None,
-        lambda_activity: None,
-    };
-    rt.drive(&mut cx);
-    let events = std::mem::take(&mut cx.events);
+    let (events, _) = drive_with(&m, &mut rt, 0, None, |rt, cx| rt.drive(cx));
     (rt, events)
 }
 
@@ -196,27 +174,9 @@ fn drive_with(
     op: impl FnOnce(&mut Runtime, &mut Cx<'_>),
 ) -> (Vec<NewEvent>, Vec<Request>) {
     let mut context = json!({"Execution": {"Id": "arn:x"}});
-    let vars = Variables::new();
-    let exists = |_: &str| true;
-    let token = |id: i64| format!("token-{id}");
-    let mut cx = Cx {
-        machine: m,
-        context: &mut context,
-        vars: &vars,
-        now: 0,
-        wait_scale: 1.0,
-        history: true,
-        events: Vec::new(),
-        requests: Vec::new(),
-        activity_exists: &exists,
-        token_for: &token,
-        region: "us-east-1",
-        account: "123456789012",
-        execution_arn: "arn:aws:states:us-east-1:123456789012:execution:m:e",
-        mock,
-        lambda_activity: None,
-    };
-    cx.now = now;
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+    let mut cx = Cx::detached(m, &mut context, arn, now);
+    cx.mock = mock;
     op(rt, &mut cx);
     (cx.events, cx.requests)
 }
