@@ -74,6 +74,8 @@ fn benches(c: &mut Criterion) {
     // A whole execution in process: 10 Pass states with a small transform, the
     // same definition and input as `bench/peers/aws-local-stepfunctions.mjs`
     // runs on the TypeScript interpreter (divide by 10 for one transition).
+    // `local::run` drives `exec`, the coordinator's runtime, events and their
+    // details included: this is the server's decide cost without its I/O.
     let chain = compile(&pass10_definition(), CompileOptions::default()).unwrap();
     let chain_input = json!({"id": 1, "payload": {"a": [1, 2, 3]}});
     c.bench_function("local/pass10_execution", |b| {

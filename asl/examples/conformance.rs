@@ -1,7 +1,8 @@
 //! Runs the ASL conformance cases recorded against AWS (the shared
 //! `../shared/conformance/cases`, never copied into this project) that need no
-//! server — no Task states, not validation cases — through the pure in-process
-//! runner, and compares status, output, error and cause.
+//! server — no Task states, not validation or TestState cases — through the
+//! pure in-process runner (which drives `stepwise_asl::exec`, the runtime the
+//! coordinator runs), and compares status, output, error and cause.
 //!
 //! `cargo run -p stepwise-asl --example conformance -- ../shared/conformance/cases`
 #![allow(clippy::unwrap_used)]
@@ -72,7 +73,12 @@ fn main() -> std::process::ExitCode {
     for f in all {
         let case: Value = serde_json::from_str(&std::fs::read_to_string(&f).unwrap()).unwrap();
         let text = case["definition"].to_string();
-        if case["kind"] == "validation" || text.contains("\"Task\"") || case["worker"].is_object() {
+        // Validation and TestState cases ask the API, not a run.
+        if case["kind"] == "validation"
+            || case["kind"] == "test_state"
+            || text.contains("\"Task\"")
+            || case["worker"].is_object()
+        {
             skipped += 1;
             continue;
         }
@@ -128,7 +134,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     println!(
-        "local conformance: {pass} passed, {fail} failed, {skipped} skipped (Task, activity or validation cases)"
+        "local conformance: {pass} passed, {fail} failed, {skipped} skipped (Task, activity, validation or TestState cases)"
     );
     if fail > 0 {
         std::process::ExitCode::FAILURE

@@ -7,11 +7,13 @@
 //! network. The coordinator does the I/O; this crate decides.
 #![forbid(unsafe_code)]
 
+pub mod arn;
 pub mod choice;
 pub mod compile;
 pub mod diagnostic;
 pub mod env;
 pub mod error;
+pub mod exec;
 pub mod intrinsics;
 pub mod jsonata;
 pub mod local;

@@ -46,32 +46,7 @@ impl ArnScope {
     }
 }
 
-/// The kind and parts of an ARN of this service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ParsedArn<'a> {
-    /// `stateMachine`, `execution`, `express`, `activity`, `mapRun`...
-    pub kind: &'a str,
-    /// What follows the kind (`name`, or `machine:execution`).
-    pub rest: &'a str,
-}
-
-/// Parses `arn:<partition>:states:<region>:<account>:<kind>:<rest>`.
-pub fn parse(arn: &str) -> Option<ParsedArn<'_>> {
-    let mut it = arn.splitn(7, ':');
-    let (a, _partition, service, _region, _account, kind, rest) = (
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-        it.next()?,
-    );
-    if a != "arn" || service != "states" || kind.is_empty() || rest.is_empty() {
-        return None;
-    }
-    Some(ParsedArn { kind, rest })
-}
+pub use stepwise_asl::arn::{ParsedArn, execution_arn_for, machine_of_execution, parse};
 
 /// Whether `arn` is a state machine ARN (possibly with a version/alias suffix).
 pub fn is_state_machine(arn: &str) -> bool {
@@ -109,26 +84,9 @@ pub fn split_qualifier(arn: &str) -> Option<(&str, Option<Qualifier<'_>>)> {
     }
 }
 
-/// The execution ARN for machine `machine_arn` and execution `name`.
-pub fn execution_arn_for(machine_arn: &str, name: &str) -> String {
-    machine_arn.replacen(":stateMachine:", ":execution:", 1) + ":" + name
-}
-
 /// The EXPRESS execution ARN (`:express:` instead of `:execution:`).
 pub fn express_arn_for(machine_arn: &str, name: &str) -> String {
     machine_arn.replacen(":stateMachine:", ":express:", 1) + ":" + name
-}
-
-/// The machine ARN an execution ARN belongs to.
-pub fn machine_of_execution(execution_arn: &str) -> Option<String> {
-    let p = parse(execution_arn)?;
-    if p.kind != "execution" && p.kind != "express" {
-        return None;
-    }
-    let (machine, _exec) = p.rest.rsplit_once(':')?;
-    let machine = machine.split(':').next()?;
-    let prefix = execution_arn.split(&format!(":{}:", p.kind)).next()?;
-    Some(format!("{prefix}:stateMachine:{machine}"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 mod commit;
 mod map_runs;
 mod redrive;
-pub mod runtime;
+/// The execution runtime: the one interpreter, in `stepwise-asl`.
+pub use stepwise_asl::exec as runtime;
 mod stored_state;
 mod versions;
 pub use map_runs::execution_of as execution_of_map_run;

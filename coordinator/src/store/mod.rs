@@ -108,34 +108,8 @@ pub struct AliasRecord {
     pub updated: Millis,
 }
 
-/// What a distributed Map state's run did with its items, by state.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MapRunCounts {
-    pub pending: u64,
-    pub running: u64,
-    pub succeeded: u64,
-    pub failed: u64,
-    pub aborted: u64,
-    pub total: u64,
-}
-
-/// A distributed Map state's run (its iterations run inline in the execution).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MapRunRecord {
-    pub arn: String,
-    pub execution_arn: String,
-    /// `<machine ARN>/<Map state label>`.
-    pub state_machine_arn: String,
-    /// `RUNNING`, `SUCCEEDED`, `FAILED`, `ABORTED`.
-    pub status: String,
-    pub start: Millis,
-    pub stop: Option<Millis>,
-    /// 0: no limit.
-    pub max_concurrency: u64,
-    pub tolerated_failure_count: Option<u64>,
-    pub tolerated_failure_percentage: Option<f64>,
-    pub counts: MapRunCounts,
-}
+/// A distributed Map state's run and its counts: the runtime makes them, the store keeps them.
+pub use stepwise_asl::exec::{MapRunCounts, MapRunRecord};
 
 /// One history event as stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
