@@ -158,7 +158,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             account: settings.account_id.clone(),
         },
         wait_scale: settings.wait_time_scale,
-        integrations,
+        integrations: integrations.clone(),
     };
     let engine =
         tokio::task::block_in_place(|| Engine::load(cfg, store, Arc::new(time::SystemClock)))?;
@@ -171,6 +171,14 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    // `aws-sdk:sfn:*` calls this coordinator unless told otherwise.
+    let own_host = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    integrations.set_own_url(format!("{scheme}://{own_host}"));
     let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
         gate.clone(),
         auth::gate,

@@ -56,6 +56,7 @@ pub(super) fn run(
             .state(SINGLE_STATE)
             .ok_or_else(|| ApiError::internal("the single-state definition lost its state"))?,
     };
+    check_mock(&r, state, mock.as_ref())?;
     let input_text = r.input.as_deref().unwrap_or("{}");
     if input_text.len() > MAX_PAYLOAD_BYTES {
         return Err(ApiError::invalid_execution_input(format!(
@@ -177,6 +178,22 @@ fn object_text(field: &str, text: Option<&str>) -> Result<Option<Variables>, Api
             "The {field} is not valid JSON: {e}"
         ))),
     }
+}
+
+/// A Task's mocked result checked against its API's output shape
+/// (`mock.fieldValidationMode`: `STRICT` by default, `PRESENT`, `NONE`).
+fn check_mock(r: &TestStateInput, state: &State, mock: Option<&Mock>) -> Result<(), ApiError> {
+    use crate::integrations::aws_sdk::{model, validate};
+    use stepwise_sdk::types::MockResponseValidationMode as M;
+    let (StateKind::Task(task), Some(Mock::Result(result))) = (&state.kind, mock) else {
+        return Ok(());
+    };
+    let mode = match r.mock.as_ref().and_then(|m| m.field_validation_mode.as_ref()) {
+        None | Some(M::Strict) => validate::Mode::Strict,
+        Some(M::Present) => validate::Mode::Present,
+        Some(_) => return Ok(()),
+    };
+    validate::check_mock(model::shared(), &task.resource, result, mode).map_err(ApiError::validation)
 }
 
 fn mock(r: &TestStateInput) -> Result<Option<Mock>, ApiError> {

@@ -9,6 +9,7 @@
 //! for its token).
 
 mod aws;
+pub mod aws_sdk;
 mod batch;
 mod dynamodb;
 mod ecs;
@@ -96,6 +97,9 @@ pub struct IntegrationSettings {
     /// Seconds a call may take before the task fails with `States.Timeout`
     /// (when the state sets no `TimeoutSeconds`). Default 60.
     pub call_timeout_seconds: Option<u64>,
+    /// A folder of further AWS service models for `aws-sdk:*` tasks
+    /// (botocore's `data/` layout, or `<service>.json[.gz]` files).
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 /// Makes service calls for tasks.
@@ -106,6 +110,9 @@ pub struct Integrations {
     http: reqwest::Client,
     credentials: CredentialsChain,
     roles: sts::RoleCache,
+    models: aws_sdk::model::Models,
+    /// This coordinator's own URL (where `aws-sdk:sfn:*` calls go by default).
+    own_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -144,6 +151,8 @@ impl Integrations {
         Ok(Self {
             mocks,
             endpoints,
+            models: aws_sdk::model::Models::new(settings.models_dir.clone()),
+            own_url: std::sync::OnceLock::new(),
             settings,
             http,
             credentials,
@@ -154,6 +163,20 @@ impl Integrations {
     /// No mocks, endpoints from the environment only (tests and tools).
     pub fn from_env() -> Result<Self, SetupError> {
         Self::new(IntegrationSettings::default(), None)
+    }
+
+    /// Tells the integrations where this coordinator listens (once bound).
+    pub fn set_own_url(&self, url: String) {
+        let _ = self.own_url.set(url);
+    }
+
+    fn self_url(&self) -> Option<&str> {
+        self.own_url.get().map(String::as_str)
+    }
+
+    /// The AWS service models (`aws-sdk:*` tasks, TestState's field validation).
+    pub fn models(&self) -> &aws_sdk::model::Models {
+        &self.models
     }
 
     /// The mock configuration, if one was loaded.
@@ -299,7 +322,16 @@ impl Integrations {
                     _ => Err(unsupported(&call.resource)),
                 }
             }
-            Resource::AwsSdk { .. } | Resource::Activity => Err(unsupported(&call.resource)),
+            Resource::AwsSdk {
+                service,
+                action,
+                region,
+                ..
+            } => {
+                let region = region.as_deref().unwrap_or(default_region);
+                aws_sdk::call(self, service, action, region, p).await
+            }
+            Resource::Activity => Err(unsupported(&call.resource)),
         }
     }
 }
@@ -309,7 +341,7 @@ fn unsupported(resource: &str) -> StatesError {
     StatesError::new(
         names::TASK_FAILED,
         format!(
-            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, ecs:runTask, batch:submitJob, http:invoke and states:startExecution, and run activities (or mock any Task with a mock config)."
+            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, ecs:runTask, batch:submitJob, http:invoke, states:startExecution and aws-sdk:<service>:<action>, and run activities (or mock any Task with a mock config)."
         ),
     )
 }
