@@ -188,12 +188,17 @@ fn check_mock(r: &TestStateInput, state: &State, mock: Option<&Mock>) -> Result<
     let (StateKind::Task(task), Some(Mock::Result(result))) = (&state.kind, mock) else {
         return Ok(());
     };
-    let mode = match r.mock.as_ref().and_then(|m| m.field_validation_mode.as_ref()) {
+    let mode = match r
+        .mock
+        .as_ref()
+        .and_then(|m| m.field_validation_mode.as_ref())
+    {
         None | Some(M::Strict) => validate::Mode::Strict,
         Some(M::Present) => validate::Mode::Present,
         Some(_) => return Ok(()),
     };
-    validate::check_mock(model::shared(), &task.resource, result, mode).map_err(ApiError::validation)
+    validate::check_mock(model::shared(), &task.resource, result, mode)
+        .map_err(ApiError::validation)
 }
 
 fn mock(r: &TestStateInput) -> Result<Option<Mock>, ApiError> {

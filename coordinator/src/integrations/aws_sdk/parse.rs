@@ -176,15 +176,21 @@ pub fn from_json(model: &Model, r: Option<&ShapeRef>, s: &Shape, v: &Value) -> V
             }
             Value::Object(out)
         }
-        ("list", Value::Array(a)) => match s.member.as_ref().and_then(|m| {
-            model.shape(&m.shape).map(|ms| (m, ms))
-        }) {
-            Some((m, ms)) => Value::Array(a.iter().map(|x| from_json(model, Some(m), ms, x)).collect()),
+        ("list", Value::Array(a)) => match s
+            .member
+            .as_ref()
+            .and_then(|m| model.shape(&m.shape).map(|ms| (m, ms)))
+        {
+            Some((m, ms)) => {
+                Value::Array(a.iter().map(|x| from_json(model, Some(m), ms, x)).collect())
+            }
             None => v.clone(),
         },
-        ("map", Value::Object(o)) => match s.value.as_ref().and_then(|m| {
-            model.shape(&m.shape).map(|ms| (m, ms))
-        }) {
+        ("map", Value::Object(o)) => match s
+            .value
+            .as_ref()
+            .and_then(|m| model.shape(&m.shape).map(|ms| (m, ms)))
+        {
             Some((m, ms)) => Value::Object(
                 o.iter()
                     .map(|(k, x)| (k.clone(), from_json(model, Some(m), ms, x)))
@@ -210,7 +216,9 @@ pub fn from_xml(model: &Model, r: Option<&ShapeRef>, s: &Shape, n: roxmltree::No
         "structure" => {
             let mut out = Map::new();
             for (name, mr) in &s.members {
-                let Some(ms) = model.shape(&mr.shape) else { continue };
+                let Some(ms) = model.shape(&mr.shape) else {
+                    continue;
+                };
                 let wire = mr.location_name.as_deref().unwrap_or(name);
                 if mr.xml_attribute {
                     if let Some(a) = n.attributes().find(|a| a.name() == wire) {
@@ -220,7 +228,9 @@ pub fn from_xml(model: &Model, r: Option<&ShapeRef>, s: &Shape, n: roxmltree::No
                 }
                 if ms.kind == "list" && (mr.flattened || ms.flattened) {
                     let item = ms.member.as_ref();
-                    let iname = item.and_then(|i| i.location_name.as_deref()).unwrap_or(wire);
+                    let iname = item
+                        .and_then(|i| i.location_name.as_deref())
+                        .unwrap_or(wire);
                     let is = item.and_then(|i| model.shape(&i.shape));
                     let items: Vec<Value> = n
                         .children()
@@ -381,7 +391,10 @@ mod tests {
         assert_eq!(v["Name"], "b");
         assert_eq!(v["KeyCount"], 2);
         assert_eq!(v["IsTruncated"], false);
-        assert_eq!(v["Contents"], json!([{"Key": "a", "Size": 3}, {"Key": "b", "Size": 4}]));
+        assert_eq!(
+            v["Contents"],
+            json!([{"Key": "a", "Size": 3}, {"Key": "b", "Size": 4}])
+        );
     }
 
     #[test]
@@ -412,7 +425,10 @@ mod tests {
         );
         assert_eq!(
             error(&a),
-            ("NoSuchKey".into(), "The specified key does not exist.".into())
+            (
+                "NoSuchKey".into(),
+                "The specified key does not exist.".into()
+            )
         );
         let a = answer(
             400,

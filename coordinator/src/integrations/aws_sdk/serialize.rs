@@ -159,9 +159,14 @@ fn rest(
             let v = member(params, name);
             match r.location.as_deref() {
                 Some("uri") => {
-                    let text = v.map(|v| scalar_text(model, r, v, "iso8601")).ok_or_else(|| {
-                        format!("The field '{}' is required (it is in the URL)", pascal(name))
-                    })??;
+                    let text =
+                        v.map(|v| scalar_text(model, r, v, "iso8601"))
+                            .ok_or_else(|| {
+                                format!(
+                                    "The field '{}' is required (it is in the URL)",
+                                    pascal(name)
+                                )
+                            })??;
                     let greedy = format!("{{{wire}+}}");
                     path = if path.contains(&greedy) {
                         let enc: Vec<String> = text.split('/').map(encode).collect();
@@ -181,7 +186,9 @@ fn rest(
                             query.push((k.clone(), text_of(x)));
                         }
                     }
-                    (Some(x), _) => query.push((wire.to_owned(), scalar_text(model, r, x, "iso8601")?)),
+                    (Some(x), _) => {
+                        query.push((wire.to_owned(), scalar_text(model, r, x, "iso8601")?))
+                    }
                     (None, _) => {}
                 },
                 Some("header") => {
@@ -234,10 +241,23 @@ fn rest(
                     .input
                     .as_ref()
                     .and_then(|r| r.location_name.clone())
-                    .unwrap_or_else(|| op.input.as_ref().map(|r| r.shape.clone()).unwrap_or_default());
+                    .unwrap_or_else(|| {
+                        op.input
+                            .as_ref()
+                            .map(|r| r.shape.clone())
+                            .unwrap_or_default()
+                    });
                 let mut xml = String::new();
                 let r = op.input.as_ref().ok_or("broken model")?;
-                xml_value(model, &root, r, s, &Value::Object(body_members), &mut xml, true)?;
+                xml_value(
+                    model,
+                    &root,
+                    r,
+                    s,
+                    &Value::Object(body_members),
+                    &mut xml,
+                    true,
+                )?;
                 body = xml.into_bytes();
                 headers.push(("content-type".into(), "application/xml".into()));
             }
@@ -324,7 +344,9 @@ fn json_struct(model: &Model, s: &Shape, params: &Map<String, Value>) -> Result<
         if r.location.is_some() {
             continue;
         }
-        let Some(v) = member(params, name) else { continue };
+        let Some(v) = member(params, name) else {
+            continue;
+        };
         let ms = model.shape(&r.shape).ok_or("broken model")?;
         let wire = r.location_name.as_deref().unwrap_or(name);
         out.insert(wire.to_owned(), json_value(model, r, ms, v)?);
@@ -397,7 +419,9 @@ fn query_struct(
     out: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
     for (name, r) in &s.members {
-        let Some(v) = member(params, name) else { continue };
+        let Some(v) = member(params, name) else {
+            continue;
+        };
         let wire = if ec2 {
             r.query_name
                 .clone()
@@ -608,10 +632,10 @@ mod tests {
             "x-amz-target".into(),
             "AWSStepFunctions.StartExecution".into()
         )));
-        assert!(r.headers.contains(&(
-            "content-type".into(),
-            "application/x-amz-json-1.0".into()
-        )));
+        assert!(
+            r.headers
+                .contains(&("content-type".into(), "application/x-amz-json-1.0".into()))
+        );
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(body, json!({"stateMachineArn": "arn:x", "input": "{}"}));
         let r = req(
@@ -714,6 +738,14 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("'Nope'"), "{e}");
-        assert!(check_fields(&m, "StartExecutionInput", &json!({"StateMachineArn": "a"}), "$").is_ok());
+        assert!(
+            check_fields(
+                &m,
+                "StartExecutionInput",
+                &json!({"StateMachineArn": "a"}),
+                "$"
+            )
+            .is_ok()
+        );
     }
 }

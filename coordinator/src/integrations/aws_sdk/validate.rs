@@ -143,7 +143,9 @@ fn check(
                 && let Some(min) = s.min
                 && (t.chars().count() as f64) < min
             {
-                return Err(format!("Field '{field}' is smaller than the minimum length"));
+                return Err(format!(
+                    "Field '{field}' is smaller than the minimum length"
+                ));
             }
             if let Some(values) = &s.values
                 && !values.contains(t)
@@ -186,7 +188,10 @@ mod tests {
         let sfn = "arn:aws:states:::states:startExecution";
         assert_eq!(
             check_it(sfn, json!({"executionArn": "a"}), Mode::Strict),
-            Err("Mock result schema validation error: Required field 'ExecutionArn' is missing".into())
+            Err(
+                "Mock result schema validation error: Required field 'ExecutionArn' is missing"
+                    .into()
+            )
         );
         assert!(check_it(sfn, json!({}), Mode::Present).is_ok());
         assert_eq!(
@@ -203,10 +208,31 @@ mod tests {
             check_it(s3, json!({"StorageClass": "Papyrus"}), Mode::Present),
             Err("Mock result schema validation error: Field 'StorageClass' is not an expected value".into())
         );
-        assert!(check_it(s3, json!({"Body": {"a": 1}, "ContentLength": 3}), Mode::Strict).is_ok());
+        assert!(
+            check_it(
+                s3,
+                json!({"Body": {"a": 1}, "ContentLength": 3}),
+                Mode::Strict
+            )
+            .is_ok()
+        );
         let invoke = "arn:aws:states:::lambda:invoke";
-        assert!(check_it(invoke, json!({"Payload": {"a": 1}, "StatusCode": 200}), Mode::Strict).is_ok());
-        assert!(check_it("arn:aws:states:::events:putEvents", json!({"random": 1}), Mode::Strict).is_ok());
+        assert!(
+            check_it(
+                invoke,
+                json!({"Payload": {"a": 1}, "StatusCode": 200}),
+                Mode::Strict
+            )
+            .is_ok()
+        );
+        assert!(
+            check_it(
+                "arn:aws:states:::events:putEvents",
+                json!({"random": 1}),
+                Mode::Strict
+            )
+            .is_ok()
+        );
         assert_eq!(
             check_it("arn:aws:states:::aws-sdk:kms:encrypt", json!({"CiphertextBlob": ""}), Mode::Strict),
             Err("Mock result schema validation error: Field 'CiphertextBlob' is smaller than the minimum length".into())
