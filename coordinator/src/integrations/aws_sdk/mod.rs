@@ -133,18 +133,11 @@ pub(super) async fn call(
         }
     };
     if let Some(input) = &op.input {
-        serialize::check_fields(&model, &input.shape, &Value::Object(params.clone()), "$")
+        serialize::check_fields(&model, &input.shape, params, "$")
             .map_err(|e| failed(format!("aws-sdk:{service}:{action}: {e}")))?;
     }
-    let mut req = serialize::build(&model, protocol, op, params)
+    let req = serialize::build(&model, protocol, op, params)
         .map_err(|e| failed(format!("aws-sdk:{service}:{action}: {e}")))?;
-    if model.signing_name() == "s3" {
-        // S3 signs the payload's hash, sent in this header.
-        use sha2::Digest as _;
-        let hash = sha2::Sha256::digest(&req.body);
-        let hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
-        req.headers.push(("x-amz-content-sha256".into(), hex));
-    }
     let (base, is_aws) = ig.endpoints.sdk_url(
         service,
         &model.metadata.endpoint_prefix,

@@ -71,6 +71,10 @@ fn root() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct ShapeRef {
     pub shape: String,
+    /// A member's name in PascalCase, as tasks give and get it (filled in
+    /// once when the model is read).
+    #[serde(skip)]
+    pub pascal: String,
     /// `uri`, `querystring`, `header`, `headers`, `statusCode`.
     #[serde(default)]
     pub location: Option<String>,
@@ -370,15 +374,21 @@ fn find_in_folder(dir: &Path, same: impl Fn(&str) -> bool) -> Option<PathBuf> {
 
 /// Parses a model (gzip'd or not).
 pub fn parse(bytes: &[u8], gz: bool) -> Result<Model, String> {
-    if gz {
+    let mut model: Model = if gz {
         let mut text = Vec::with_capacity(bytes.len() * 8);
         flate2::read::GzDecoder::new(bytes)
             .read_to_end(&mut text)
             .map_err(|e| e.to_string())?;
-        serde_json::from_slice(&text).map_err(|e| e.to_string())
+        serde_json::from_slice(&text).map_err(|e| e.to_string())?
     } else {
-        serde_json::from_slice(bytes).map_err(|e| e.to_string())
+        serde_json::from_slice(bytes).map_err(|e| e.to_string())?
+    };
+    for shape in model.shapes.values_mut() {
+        for (name, r) in shape.members.iter_mut() {
+            r.pascal = super::pascal(name);
+        }
     }
+    Ok(model)
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! answer's code and message.
 
 use super::model::{Model, Protocol, Shape, ShapeRef};
-use super::pascal;
 use crate::integrations::aws::Answer;
 use serde_json::{Map, Value};
 
@@ -54,7 +53,7 @@ fn rest(model: &Model, protocol: Protocol, s: &Shape, a: &Answer) -> Result<Valu
         match r.location.as_deref() {
             Some("header") => {
                 if let Some(h) = a.header(wire) {
-                    out.insert(pascal(name), scalar(model, Some(r), ms, h));
+                    out.insert(r.pascal.clone(), scalar(model, Some(r), ms, h));
                 }
             }
             Some("headers") => {
@@ -65,29 +64,32 @@ fn rest(model: &Model, protocol: Protocol, s: &Shape, a: &Answer) -> Result<Valu
                         m.insert(rest.to_owned(), Value::String(v.clone()));
                     }
                 }
-                out.insert(pascal(name), Value::Object(m));
+                out.insert(r.pascal.clone(), Value::Object(m));
             }
             Some("statusCode") => {
-                out.insert(pascal(name), Value::from(a.status));
+                out.insert(r.pascal.clone(), Value::from(a.status));
             }
             _ if s.payload.as_deref() == Some(name.as_str()) => {
                 body_done = true;
                 match ms.kind.as_str() {
                     "blob" | "string" => {
                         out.insert(
-                            pascal(name),
+                            r.pascal.clone(),
                             Value::String(String::from_utf8_lossy(&a.body).into_owned()),
                         );
                     }
                     _ if a.body.is_empty() => {}
                     _ if protocol == Protocol::RestJson => {
-                        out.insert(pascal(name), from_json(model, Some(r), ms, &body_json(a)?));
+                        out.insert(
+                            r.pascal.clone(),
+                            from_json(model, Some(r), ms, &body_json(a)?),
+                        );
                     }
                     _ => {
                         let text = String::from_utf8_lossy(&a.body);
                         let doc = roxmltree::Document::parse(&text).map_err(|e| e.to_string())?;
                         out.insert(
-                            pascal(name),
+                            r.pascal.clone(),
                             from_xml(model, Some(r), ms, doc.root_element()),
                         );
                     }
@@ -172,7 +174,7 @@ pub fn from_json(model: &Model, r: Option<&ShapeRef>, s: &Shape, v: &Value) -> V
                 let (Some(x), Some(ms)) = (o.get(wire), model.shape(&mr.shape)) else {
                     continue;
                 };
-                out.insert(pascal(name), from_json(model, Some(mr), ms, x));
+                out.insert(mr.pascal.clone(), from_json(model, Some(mr), ms, x));
             }
             Value::Object(out)
         }
@@ -222,7 +224,7 @@ pub fn from_xml(model: &Model, r: Option<&ShapeRef>, s: &Shape, n: roxmltree::No
                 let wire = mr.location_name.as_deref().unwrap_or(name);
                 if mr.xml_attribute {
                     if let Some(a) = n.attributes().find(|a| a.name() == wire) {
-                        out.insert(pascal(name), scalar(model, Some(mr), ms, a.value()));
+                        out.insert(mr.pascal.clone(), scalar(model, Some(mr), ms, a.value()));
                     }
                     continue;
                 }
@@ -238,12 +240,12 @@ pub fn from_xml(model: &Model, r: Option<&ShapeRef>, s: &Shape, n: roxmltree::No
                         .filter_map(|c| is.map(|is| from_xml(model, item.map(|b| &**b), is, c)))
                         .collect();
                     if !items.is_empty() {
-                        out.insert(pascal(name), Value::Array(items));
+                        out.insert(mr.pascal.clone(), Value::Array(items));
                     }
                     continue;
                 }
                 if let Some(c) = n.children().find(|c| c.has_tag_name(wire)) {
-                    out.insert(pascal(name), from_xml(model, Some(mr), ms, c));
+                    out.insert(mr.pascal.clone(), from_xml(model, Some(mr), ms, c));
                 }
             }
             Value::Object(out)

@@ -23,50 +23,72 @@ pub struct Request {
 
 /// The value of a member in the task's parameters: `Bucket` for `Bucket`,
 /// `StateMachineArn` for `stateMachineArn` (the member name as written also works).
-pub fn member<'a>(params: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub fn member<'a>(params: &'a Map<String, Value>, name: &str, r: &ShapeRef) -> Option<&'a Value> {
     params
-        .get(&pascal(name))
+        .get(&r.pascal)
         .or_else(|| params.get(name))
         .filter(|v| !v.is_null())
 }
 
 /// Checks that every key of the parameters names a member of the input
 /// shape, at every depth; the error names the field and its path.
-pub fn check_fields(model: &Model, shape: &str, v: &Value, path: &str) -> Result<(), String> {
+pub fn check_fields(
+    model: &Model,
+    shape: &str,
+    params: &Map<String, Value>,
+    path: &str,
+) -> Result<(), String> {
+    match model.shape(shape) {
+        Some(s) if s.kind == "structure" && !s.document => {
+            check_struct(model, shape, s, params, path)
+        }
+        _ => Ok(()),
+    }
+}
+
+fn check_struct(
+    model: &Model,
+    shape: &str,
+    s: &Shape,
+    o: &Map<String, Value>,
+    path: &str,
+) -> Result<(), String> {
+    for (k, x) in o {
+        match s
+            .members
+            .iter()
+            .find(|(name, r)| r.pascal == *k || *name == k)
+        {
+            Some((_, r)) => check_value(model, &r.shape, x, &format!("{path}.{k}"))?,
+            None => {
+                let known: Vec<&str> = s.members.values().map(|r| r.pascal.as_str()).collect();
+                return Err(format!(
+                    "The field '{k}' at {path} is not a member of {shape} (members: {})",
+                    known.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_value(model: &Model, shape: &str, v: &Value, path: &str) -> Result<(), String> {
     let Some(s) = model.shape(shape) else {
         return Ok(());
     };
     match (s.kind.as_str(), v) {
-        ("structure", Value::Object(o)) if !s.document => {
-            for (k, x) in o {
-                let m = s
-                    .members
-                    .iter()
-                    .find(|(name, _)| pascal(name) == *k || *name == k);
-                match m {
-                    Some((_, r)) => check_fields(model, &r.shape, x, &format!("{path}.{k}"))?,
-                    None => {
-                        let known: Vec<String> = s.members.keys().map(|n| pascal(n)).collect();
-                        return Err(format!(
-                            "The field '{k}' at {path} is not a member of {shape} (members: {})",
-                            known.join(", ")
-                        ));
-                    }
-                }
-            }
-            Ok(())
-        }
+        ("structure", Value::Object(o)) if !s.document => check_struct(model, shape, s, o, path),
         ("list", Value::Array(a)) => {
             let Some(item) = &s.member else { return Ok(()) };
             for (i, x) in a.iter().enumerate() {
-                check_fields(model, &item.shape, x, &format!("{path}[{i}]"))?;
+                check_value(model, &item.shape, x, &format!("{path}[{i}]"))?;
             }
             Ok(())
         }
         ("map", Value::Object(o)) => {
             let Some(value) = &s.value else { return Ok(()) };
             for (k, x) in o {
-                check_fields(model, &value.shape, x, &format!("{path}.{k}"))?;
+                check_value(model, &value.shape, x, &format!("{path}.{k}"))?;
             }
             Ok(())
         }
@@ -156,7 +178,7 @@ fn rest(
     if let Some(s) = input {
         for (name, r) in &s.members {
             let wire = r.location_name.as_deref().unwrap_or(name);
-            let v = member(params, name);
+            let v = member(params, name, r);
             match r.location.as_deref() {
                 Some("uri") => {
                     let text =
@@ -344,7 +366,7 @@ fn json_struct(model: &Model, s: &Shape, params: &Map<String, Value>) -> Result<
         if r.location.is_some() {
             continue;
         }
-        let Some(v) = member(params, name) else {
+        let Some(v) = member(params, name, r) else {
             continue;
         };
         let ms = model.shape(&r.shape).ok_or("broken model")?;
@@ -419,14 +441,14 @@ fn query_struct(
     out: &mut Vec<(String, String)>,
 ) -> Result<(), String> {
     for (name, r) in &s.members {
-        let Some(v) = member(params, name) else {
+        let Some(v) = member(params, name, r) else {
             continue;
         };
         let wire = if ec2 {
             r.query_name
                 .clone()
                 .or_else(|| r.location_name.as_deref().map(pascal))
-                .unwrap_or_else(|| pascal(name))
+                .unwrap_or_else(|| r.pascal.clone())
         } else {
             r.location_name.clone().unwrap_or_else(|| name.clone())
         };
@@ -536,7 +558,7 @@ fn xml_value(
     match (s.kind.as_str(), v) {
         ("structure", Value::Object(o)) => {
             for (mname, mr) in s.members.iter().filter(|(_, m)| m.xml_attribute) {
-                if let Some(x) = member(o, mname) {
+                if let Some(x) = member(o, mname, mr) {
                     let an = mr.location_name.as_deref().unwrap_or(mname);
                     let _ = write!(out, " {an}=\"");
                     xml_escape(&text_of(x), out);
@@ -545,7 +567,9 @@ fn xml_value(
             }
             out.push('>');
             for (mname, mr) in s.members.iter().filter(|(_, m)| !m.xml_attribute) {
-                let Some(x) = member(o, mname) else { continue };
+                let Some(x) = member(o, mname, mr) else {
+                    continue;
+                };
                 let ms = model.shape(&mr.shape).ok_or("broken model")?;
                 let mn = mr.location_name.as_deref().unwrap_or(mname);
                 if ms.kind == "list" && (mr.flattened || ms.flattened) {
@@ -733,7 +757,9 @@ mod tests {
         let e = check_fields(
             &m,
             "StartExecutionInput",
-            &json!({"StateMachineArn": "a", "Nope": 1}),
+            json!({"StateMachineArn": "a", "Nope": 1})
+                .as_object()
+                .unwrap(),
             "$",
         )
         .unwrap_err();
@@ -742,7 +768,7 @@ mod tests {
             check_fields(
                 &m,
                 "StartExecutionInput",
-                &json!({"StateMachineArn": "a"}),
+                json!({"StateMachineArn": "a"}).as_object().unwrap(),
                 "$"
             )
             .is_ok()

@@ -6,7 +6,6 @@
 //! API does not have are let through in both.
 
 use super::model::{Model, Models, Shape};
-use super::pascal;
 use serde_json::Value;
 use stepwise_asl::resource::{self, Resource};
 
@@ -96,15 +95,15 @@ fn check(
                 return must("an object");
             };
             for (mname, r) in &s.members {
-                let key = pascal(mname);
+                let key = r.pascal.as_str();
                 let Some(ms) = model.shape(&r.shape) else {
                     continue;
                 };
-                match o.get(&key) {
+                match o.get(key) {
                     // A payload blob (Lambda's `Payload`, S3's `Body`) is
                     // shown as the JSON or text it carries.
                     Some(_) if s.payload.as_deref() == Some(mname.as_str()) && top => {}
-                    Some(x) => check(model, ms, Some(&key), x, mode, false)?,
+                    Some(x) => check(model, ms, Some(key), x, mode, false)?,
                     None if mode == Mode::Strict && s.required.contains(mname) => {
                         return Err(format!("Required field '{key}' is missing"));
                     }
