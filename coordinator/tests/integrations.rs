@@ -941,6 +941,20 @@ async fn aws_sdk_tasks_against_moto_and_this_coordinator() {
             Some("Ec2.Ec2Exception"),
         ),
         (
+            "Functions",
+            sdk("lambda:listFunctions"),
+            json!({"MaxItems": 5}),
+            json!({"functions.$": "$.Functions"}),
+            None,
+        ),
+        (
+            "NoFunction",
+            sdk("lambda:getFunction"),
+            json!({"FunctionName": "missing"}),
+            Value::Null,
+            Some("Lambda.ResourceNotFoundException"),
+        ),
+        (
             "Caller",
             sdk("sts:getCallerIdentity"),
             json!({}),
@@ -1022,6 +1036,7 @@ async fn aws_sdk_tasks_against_moto_and_this_coordinator() {
     assert_eq!(out["GetParam"]["value"], "fast");
     assert_eq!(out["Vpcs"]["default"], true, "{out}");
     assert_eq!(out["Caller"]["account"], "123456789012", "{out}");
+    assert_eq!(out["Functions"]["functions"], json!([]), "{out}");
     assert_eq!(out["PutParam"]["version"], 1);
     let started = out["StartChild"]["arn"].as_str().unwrap_or_default();
     assert!(started.contains(":execution:child:"), "{out}");
