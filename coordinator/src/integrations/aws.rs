@@ -328,20 +328,24 @@ pub(super) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// An answer made up for tests.
+#[cfg(test)]
+pub(super) fn test_answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
+    Answer {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
-        Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use super::test_answer as answer;
 
     #[test]
     fn json_errors_are_named_as_step_functions_names_them() {

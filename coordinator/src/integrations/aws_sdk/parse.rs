@@ -334,16 +334,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
-        Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use crate::integrations::aws::test_answer as answer;
 
     fn out(service: &str, action: &str, a: &Answer) -> Value {
         let models = Models::default();
