@@ -195,7 +195,12 @@ fn check_mock(r: &TestStateInput, state: &State, mock: Option<&Mock>) -> Result<
     {
         None | Some(M::Strict) => validate::Mode::Strict,
         Some(M::Present) => validate::Mode::Present,
-        Some(_) => return Ok(()),
+        Some(M::None) => return Ok(()),
+        Some(M::Unknown(v)) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]"
+            )));
+        }
     };
     validate::check_mock(model::shared(), &task.resource, result, mode)
         .map_err(ApiError::validation)
@@ -446,6 +451,34 @@ mod tests {
                 format!("Invalid Context object provided: {message}")
             );
         }
+    }
+
+    #[test]
+    fn mocked_results_are_checked_against_the_api_output_shape() {
+        let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f"}, "End": true})
+        .to_string();
+        let with = |mock: Value| try_run(json!({"definition": task, "mock": mock}));
+        let e = with(json!({"result": r#"{"StatusCode": "200"}"#})).unwrap_err();
+        assert_eq!(e.code, "ValidationException");
+        assert_eq!(
+            e.message,
+            "Mock result schema validation error: Field 'StatusCode' must be a number"
+        );
+        let ok = with(json!({"result": r#"{"StatusCode": 200, "Payload": {"a": 1}}"#}));
+        assert_eq!(
+            ok.map(|o| o.status),
+            Ok(Some(TestExecutionStatus::Succeeded))
+        );
+        let none =
+            with(json!({"result": r#"{"StatusCode": "200"}"#, "fieldValidationMode": "NONE"}));
+        assert!(none.is_ok());
+        let e = with(json!({"result": "{}", "fieldValidationMode": "LOOSE"})).unwrap_err();
+        assert!(
+            e.message.contains("'mock.fieldValidationMode'"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
