@@ -792,6 +792,13 @@ async fn aws_sdk_tasks_against_moto_and_this_coordinator() {
             Some("S3.NoSuchKeyException"),
         ),
         (
+            "DeleteObjects",
+            sdk("s3:deleteObjects"),
+            json!({"Bucket": "docs", "Delete": {"Objects": [{"Key": "a/b.json"}]}}),
+            json!({"deleted.$": "$.Deleted[*].Key"}),
+            None,
+        ),
+        (
             "Table",
             sdk("dynamodb:createTable"),
             json!({"TableName": "items", "BillingMode": "PAY_PER_REQUEST",
@@ -1012,6 +1019,11 @@ async fn aws_sdk_tasks_against_moto_and_this_coordinator() {
         "{out}"
     );
     assert_eq!(out["List"], json!({"keys": ["a/b.json"], "count": 1}));
+    assert_eq!(
+        out["DeleteObjects"],
+        json!({"deleted": ["a/b.json"]}),
+        "{out}"
+    );
     assert_eq!(out["Table"]["status"], "ACTIVE");
     assert_eq!(
         out["GetItem"]["item"],

@@ -138,13 +138,21 @@ pub(super) async fn call(
     }
     let req = serialize::build(&model, protocol, op, params)
         .map_err(|e| failed(format!("aws-sdk:{service}:{action}: {e}")))?;
-    let (base, is_aws) = ig.endpoints.sdk_url(
+    let (mut base, is_aws) = ig.endpoints.sdk_url(
         service,
         &model.metadata.endpoint_prefix,
         &model.metadata.service_id,
         region,
         ig.self_url(),
     );
+    // AWS serves some actions on a prefixed host (`sync-states...`); other
+    // endpoints (this coordinator, emulators) serve them all on one.
+    if is_aws
+        && let Some(prefix) = op.endpoint.as_ref().and_then(|e| e.host_prefix.as_deref())
+        && !prefix.contains('{')
+    {
+        base = base.replacen("https://", &format!("https://{prefix}"), 1);
+    }
     let a = aws::send(
         ig,
         aws::Call {

@@ -47,6 +47,39 @@ pub struct Operation {
     pub input: Option<ShapeRef>,
     #[serde(default)]
     pub output: Option<ShapeRef>,
+    /// The request needs a checksum of its body (S3's `DeleteObjects`...).
+    #[serde(default)]
+    pub http_checksum_required: bool,
+    #[serde(default)]
+    pub http_checksum: Option<HttpChecksum>,
+    /// A host name prefix on AWS (`sync-` for `StartSyncExecution`).
+    #[serde(default)]
+    pub endpoint: Option<EndpointTrait>,
+}
+
+impl Operation {
+    /// Whether the request must carry a checksum of its body.
+    pub fn needs_checksum(&self) -> bool {
+        self.http_checksum_required
+            || self
+                .http_checksum
+                .as_ref()
+                .is_some_and(|c| c.request_checksum_required)
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpChecksum {
+    #[serde(default)]
+    pub request_checksum_required: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EndpointTrait {
+    #[serde(default)]
+    pub host_prefix: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

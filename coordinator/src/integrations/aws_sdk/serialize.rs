@@ -159,18 +159,9 @@ fn rest(
     input: Option<&Shape>,
     params: &Map<String, Value>,
 ) -> Result<Request, String> {
-    let (uri, fixed_query) = match op.http.request_uri.split_once('?') {
-        Some((u, q)) => (u.to_owned(), Some(q.to_owned())),
-        None => (op.http.request_uri.clone(), None),
-    };
-    let mut path = uri;
+    // The URI's own query (`?delete`, `?list-type=2`) stays as written.
+    let mut path = op.http.request_uri.clone();
     let mut query: Vec<(String, String)> = Vec::new();
-    if let Some(q) = fixed_query {
-        for part in q.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = part.split_once('=').unwrap_or((part, ""));
-            query.push((k.to_owned(), v.to_owned()));
-        }
-    }
     let mut headers = Vec::new();
     let mut body = Vec::new();
     let mut body_members = Map::new();
@@ -213,11 +204,17 @@ fn rest(
                     }
                     (None, _) => {}
                 },
-                Some("header") => {
-                    if let Some(x) = v {
-                        headers.push((wire.to_lowercase(), scalar_text(model, r, x, "rfc822")?));
+                Some("header") => match v {
+                    // A list in a header is its items, comma-separated.
+                    Some(Value::Array(a)) => {
+                        let items: Vec<String> = a.iter().map(text_of).collect();
+                        headers.push((wire.to_lowercase(), items.join(",")));
                     }
-                }
+                    Some(x) => {
+                        headers.push((wire.to_lowercase(), scalar_text(model, r, x, "rfc822")?))
+                    }
+                    None => {}
+                },
                 Some("headers") => {
                     if let Some(Value::Object(o)) = v {
                         for (k, x) in o {
@@ -288,6 +285,14 @@ fn rest(
     if !query.is_empty() {
         path.push(if path.contains('?') { '&' } else { '?' });
         path.push_str(&form(&query));
+    }
+    if op.needs_checksum() {
+        use md5::Digest as _;
+        let digest = md5::Md5::digest(&body);
+        headers.push((
+            "content-md5".into(),
+            base64::engine::general_purpose::STANDARD.encode(digest),
+        ));
     }
     Ok(Request {
         method: op.http.method.clone(),
@@ -622,10 +627,8 @@ fn form(pairs: &[(String, String)]) -> String {
             out.push('&');
         }
         out.push_str(&encode(k));
-        if !v.is_empty() || !k.is_empty() {
-            out.push('=');
-            out.push_str(&encode(v));
-        }
+        out.push('=');
+        out.push_str(&encode(v));
     }
     out
 }
@@ -701,6 +704,17 @@ mod tests {
             "createBucket",
             json!({"Bucket": "b", "CreateBucketConfiguration": {"LocationConstraint": "eu-west-1"}}),
         );
+        let r2 = req(
+            "s3",
+            "deleteObjects",
+            json!({"Bucket": "b", "Delete": {"Objects": [{"Key": "k"}]}}),
+        );
+        assert_eq!(r2.path, "/b?delete");
+        assert_eq!(
+            String::from_utf8_lossy(&r2.body),
+            r#"<Delete xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Object><Key>k</Key></Object></Delete>"#
+        );
+        assert!(r2.headers.iter().any(|(k, _)| k == "content-md5"));
         assert_eq!(
             String::from_utf8_lossy(&r.body),
             r#"<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"#
