@@ -973,8 +973,26 @@ async fn scenario(
             .await;
             let calls =
                 create_machine(api, "integration-calls", &get_item_chain(10), "STANDARD").await?;
-            let (ok, secs, c2) =
-                run_standard(api, server, &calls, n, args.concurrency, input, deadline).await;
+            let (ok, secs, c2) = run_standard(
+                api,
+                server,
+                &calls,
+                n,
+                args.concurrency,
+                input.clone(),
+                deadline,
+            )
+            .await;
+            // The same calls through the generic, model-driven aws-sdk caller.
+            let sdk = create_machine(
+                api,
+                "integration-sdk",
+                &task_chain(10, "arn:aws:states:::aws-sdk:dynamodb:getItem"),
+                "STANDARD",
+            )
+            .await?;
+            let (ok_sdk, _, c3) =
+                run_standard(api, server, &sdk, n, args.concurrency, input, deadline).await;
             cpu_done = c2;
             rep.executions = n;
             rep.succeeded = ok;
@@ -987,6 +1005,13 @@ async fn scenario(
                     "{calls_ms:.3} ms/execution with 10 dynamodb:getItem calls, {pass_ms:.3} with 10 Pass states: {:.4} ms of coordinator CPU per call above a Pass state",
                     (calls_ms - pass_ms) / 10.0
                 );
+                if let Some(c3) = c3 {
+                    let sdk_ms = (c3 - c2) / ok_sdk.max(1) as f64;
+                    rep.note.push_str(&format!(
+                        "; aws-sdk:dynamodb:getItem (model-driven): {sdk_ms:.3} ms/execution, {:.4} ms per call above a Pass state",
+                        (sdk_ms - pass_ms) / 10.0
+                    ));
+                }
             }
             // Only the integration machine's executions count below.
             cpu0_override = c1;
@@ -1008,9 +1033,14 @@ async fn scenario(
 
 /// `n` Task states each calling `dynamodb:getItem` (answered by the stub).
 fn get_item_chain(n: usize) -> Value {
+    task_chain(n, "arn:aws:states:::dynamodb:getItem")
+}
+
+/// `n` DynamoDB `GetItem` calls through `resource` (the optimized integration or `aws-sdk:`).
+fn task_chain(n: usize, resource: &str) -> Value {
     let mut states = serde_json::Map::new();
     for i in 0..n {
-        let mut s = json!({"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
+        let mut s = json!({"Type": "Task", "Resource": resource,
             "Parameters": {"TableName": "bench", "Key": {"id": {"S.$": "States.Format('{}', $.id)"}}},
             "ResultSelector": {"item.$": "$.Item"}, "ResultPath": format!("$.r{i}")});
         if i + 1 < n {

@@ -176,7 +176,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             account: settings.account_id.clone(),
         },
         wait_scale: settings.wait_time_scale,
-        integrations,
+        integrations: integrations.clone(),
     };
     let guard = (!settings.in_memory)
         .then(|| crash_guard::CrashGuard::new(&settings.data_dir, settings.crash_loop_limit));
@@ -194,6 +194,14 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
     })?;
     let cancel = CancellationToken::new();
     let (handle, engine_task) = engine.spawn(cancel.child_token());
+    // `aws-sdk:sfn:*` calls this coordinator unless told otherwise.
+    let own_host = if addr.ip().is_unspecified() {
+        std::net::SocketAddr::new(std::net::Ipv4Addr::LOCALHOST.into(), addr.port())
+    } else {
+        addr
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    integrations.set_own_url(format!("{scheme}://{own_host}"));
     let app = api::app(handle.clone(), cancel.clone()).layer(axum::middleware::from_fn_with_state(
         gate.clone(),
         auth::gate,

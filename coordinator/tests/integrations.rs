@@ -752,3 +752,351 @@ async fn wait_for_task_token_with_lambda_sns_eventbridge_and_ecs() {
         );
     }
 }
+
+/// `aws-sdk:*` Tasks, driven by AWS's service models: every call below (the
+/// resources they use included) goes through the generic SDK caller, over
+/// the json, rest-xml and query protocols, and each service's error is
+/// caught under the name AWS gives it.
+#[tokio::test(flavor = "multi_thread")]
+async fn aws_sdk_tasks_against_moto_and_this_coordinator() {
+    let Some(moto) = moto().await else { return };
+    let env = [
+        ("AWS_ENDPOINT_URL", moto.url.as_str()),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let server = Server::start_env(None, &[], &env);
+    let c = server.client();
+    let child = c
+        .create_state_machine()
+        .name("child")
+        .role_arn(ROLE)
+        .definition(r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#)
+        .send()
+        .await
+        .expect("create child");
+    let child_arn = child.state_machine_arn().to_owned();
+    let sdk = |s: &str| format!("arn:aws:states:::aws-sdk:{s}");
+    // One state per call: (name, resource, parameters, result selector or null, error caught).
+    let steps: Vec<(&str, String, Value, Value, Option<&str>)> = vec![
+        (
+            "Bucket",
+            sdk("s3:createBucket"),
+            json!({"Bucket": "docs"}),
+            Value::Null,
+            None,
+        ),
+        (
+            "PutObject",
+            sdk("s3:putObject"),
+            json!({"Bucket": "docs", "Key": "a/b.json", "Body": {"n.$": "$.n"}, "ContentType": "application/json"}),
+            json!({"etag.$": "$.ETag"}),
+            None,
+        ),
+        (
+            "GetObject",
+            sdk("s3:getObject"),
+            json!({"Bucket": "docs", "Key": "a/b.json"}),
+            json!({"body.$": "$.Body", "length.$": "$.ContentLength", "type.$": "$.ContentType"}),
+            None,
+        ),
+        (
+            "List",
+            sdk("s3:listObjectsV2"),
+            json!({"Bucket": "docs", "Prefix": "a/"}),
+            json!({"keys.$": "$.Contents[*].Key", "count.$": "$.KeyCount"}),
+            None,
+        ),
+        (
+            "NoKey",
+            sdk("s3:getObject"),
+            json!({"Bucket": "docs", "Key": "missing"}),
+            Value::Null,
+            Some("S3.NoSuchKeyException"),
+        ),
+        (
+            "DeleteObjects",
+            sdk("s3:deleteObjects"),
+            json!({"Bucket": "docs", "Delete": {"Objects": [{"Key": "a/b.json"}]}}),
+            json!({"deleted.$": "$.Deleted[*].Key"}),
+            None,
+        ),
+        (
+            "Table",
+            sdk("dynamodb:createTable"),
+            json!({"TableName": "items", "BillingMode": "PAY_PER_REQUEST",
+                   "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                   "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}),
+            json!({"status.$": "$.TableDescription.TableStatus"}),
+            None,
+        ),
+        (
+            "PutItem",
+            sdk("dynamodb:putItem"),
+            json!({"TableName": "items", "Item": {"id": {"S": "a"}, "n": {"N": "7"}}}),
+            Value::Null,
+            None,
+        ),
+        (
+            "GetItem",
+            sdk("dynamodb:getItem"),
+            json!({"TableName": "items", "Key": {"id": {"S": "a"}}}),
+            json!({"item.$": "$.Item"}),
+            None,
+        ),
+        (
+            "NoTable",
+            sdk("dynamodb:getItem"),
+            json!({"TableName": "missing", "Key": {"id": {"S": "a"}}}),
+            Value::Null,
+            Some("DynamoDb.ResourceNotFoundException"),
+        ),
+        (
+            "Queue",
+            sdk("sqs:createQueue"),
+            json!({"QueueName": "jobs"}),
+            json!({"url.$": "$.QueueUrl"}),
+            None,
+        ),
+        (
+            "Send",
+            sdk("sqs:sendMessage"),
+            json!({"QueueUrl.$": "$.Queue.url", "MessageBody": "hello"}),
+            json!({"md5.$": "$.MD5OfMessageBody"}),
+            None,
+        ),
+        (
+            "Receive",
+            sdk("sqs:receiveMessage"),
+            json!({"QueueUrl.$": "$.Queue.url"}),
+            json!({"bodies.$": "$.Messages[*].Body"}),
+            None,
+        ),
+        (
+            "NoQueue",
+            sdk("sqs:getQueueUrl"),
+            json!({"QueueName": "missing"}),
+            Value::Null,
+            Some("Sqs.QueueDoesNotExistException"),
+        ),
+        (
+            "Topic",
+            sdk("sns:createTopic"),
+            json!({"Name": "alerts"}),
+            json!({"arn.$": "$.TopicArn"}),
+            None,
+        ),
+        (
+            "Publish",
+            sdk("sns:publish"),
+            json!({"TopicArn.$": "$.Topic.arn", "Message": "hi"}),
+            json!({"id.$": "$.MessageId"}),
+            None,
+        ),
+        (
+            "NoTopic",
+            sdk("sns:publish"),
+            json!({"TopicArn": "arn:aws:sns:us-east-1:123456789012:missing", "Message": "x"}),
+            Value::Null,
+            Some("Sns.NotFoundException"),
+        ),
+        (
+            "Events",
+            sdk("eventbridge:putEvents"),
+            json!({"Entries": [{"Source": "shop", "DetailType": "order", "Detail": "{\"n\":1}"}]}),
+            json!({"failed.$": "$.FailedEntryCount"}),
+            None,
+        ),
+        (
+            "NoRule",
+            sdk("eventbridge:describeRule"),
+            json!({"Name": "missing"}),
+            Value::Null,
+            Some("EventBridge.ResourceNotFoundException"),
+        ),
+        (
+            "Secret",
+            sdk("secretsmanager:createSecret"),
+            json!({"Name": "db", "SecretString": "s3cret"}),
+            json!({"name.$": "$.Name"}),
+            None,
+        ),
+        (
+            "GetSecret",
+            sdk("secretsmanager:getSecretValue"),
+            json!({"SecretId": "db"}),
+            json!({"value.$": "$.SecretString", "date.$": "$.CreatedDate"}),
+            None,
+        ),
+        (
+            "NoSecret",
+            sdk("secretsmanager:getSecretValue"),
+            json!({"SecretId": "missing"}),
+            Value::Null,
+            Some("SecretsManager.ResourceNotFoundException"),
+        ),
+        (
+            "PutParam",
+            sdk("ssm:putParameter"),
+            json!({"Name": "/app/mode", "Value": "fast", "Type": "String"}),
+            json!({"version.$": "$.Version"}),
+            None,
+        ),
+        (
+            "GetParam",
+            sdk("ssm:getParameter"),
+            json!({"Name": "/app/mode"}),
+            json!({"value.$": "$.Parameter.Value"}),
+            None,
+        ),
+        (
+            "NoParam",
+            sdk("ssm:getParameter"),
+            json!({"Name": "/missing"}),
+            Value::Null,
+            Some("Ssm.ParameterNotFoundException"),
+        ),
+        (
+            "Vpcs",
+            sdk("ec2:describeVpcs"),
+            json!({"Filters": [{"Name": "is-default", "Values": ["true"]}]}),
+            json!({"default.$": "$.Vpcs[0].IsDefault"}),
+            None,
+        ),
+        (
+            "NoInstance",
+            sdk("ec2:describeInstances"),
+            json!({"InstanceIds": ["i-00000000000000000"]}),
+            Value::Null,
+            Some("Ec2.Ec2Exception"),
+        ),
+        (
+            "Functions",
+            sdk("lambda:listFunctions"),
+            json!({"MaxItems": 5}),
+            json!({"functions.$": "$.Functions"}),
+            None,
+        ),
+        (
+            "NoFunction",
+            sdk("lambda:getFunction"),
+            json!({"FunctionName": "missing"}),
+            Value::Null,
+            Some("Lambda.ResourceNotFoundException"),
+        ),
+        (
+            "Caller",
+            sdk("sts:getCallerIdentity"),
+            json!({}),
+            json!({"account.$": "$.Account"}),
+            None,
+        ),
+        (
+            "StartChild",
+            sdk("sfn:startExecution"),
+            json!({"StateMachineArn": child_arn, "Input": "{\"x\":1}"}),
+            json!({"arn.$": "$.ExecutionArn", "started.$": "$.StartDate"}),
+            None,
+        ),
+        (
+            "ListChild",
+            sdk("sfn:listExecutions"),
+            json!({"StateMachineArn": child_arn}),
+            json!({"arns.$": "$.Executions[*].ExecutionArn"}),
+            None,
+        ),
+        (
+            "NoExecution",
+            sdk("sfn:describeExecution"),
+            json!({"ExecutionArn": "arn:aws:states:us-east-1:123456789012:execution:child:missing"}),
+            Value::Null,
+            Some("Sfn.ExecutionDoesNotExistException"),
+        ),
+    ];
+    let mut states = serde_json::Map::new();
+    for (i, (name, resource, params, selector, error)) in steps.iter().enumerate() {
+        let next = steps.get(i + 1).map_or("Done", |s| s.0);
+        let mut state = json!({"Type": "Task", "Resource": resource, "Parameters": params,
+            "ResultPath": format!("$.{name}"), "Next": next});
+        if !selector.is_null() {
+            state["ResultSelector"] = selector.clone();
+        }
+        if let Some(e) = error {
+            state["Catch"] =
+                json!([{"ErrorEquals": [e], "ResultPath": format!("$.{name}"), "Next": next}]);
+            state["ResultPath"] = Value::Null;
+            state["Next"] = json!("Unexpected");
+        }
+        states.insert(name.to_string(), state);
+    }
+    states.insert("Done".into(), json!({"Type": "Succeed"}));
+    states.insert(
+        "Unexpected".into(),
+        json!({"Type": "Fail", "Error": "Unexpected", "Cause": "an error was expected"}),
+    );
+    let def = json!({"StartAt": steps[0].0, "States": states});
+    let (_, out) = run(&server, "sdk", &def, r#"{"n": 7}"#).await;
+    assert_eq!(
+        out["GetObject"],
+        json!({"body": "{\"n\":7}", "length": 7, "type": "application/json"}),
+        "{out}"
+    );
+    assert_eq!(out["List"], json!({"keys": ["a/b.json"], "count": 1}));
+    assert_eq!(
+        out["DeleteObjects"],
+        json!({"deleted": ["a/b.json"]}),
+        "{out}"
+    );
+    assert_eq!(out["Table"]["status"], "ACTIVE");
+    assert_eq!(
+        out["GetItem"]["item"],
+        json!({"id": {"S": "a"}, "n": {"N": "7"}})
+    );
+    assert_eq!(out["Send"]["md5"], "5d41402abc4b2a76b9719d911017c592");
+    assert_eq!(out["Receive"]["bodies"], json!(["hello"]));
+    assert!(
+        out["Publish"]["id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty()),
+        "{out}"
+    );
+    assert_eq!(out["Events"]["failed"], 0);
+    assert_eq!(out["GetSecret"]["value"], "s3cret");
+    assert!(
+        out["GetSecret"]["date"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z')),
+        "{out}"
+    );
+    assert_eq!(out["GetParam"]["value"], "fast");
+    assert_eq!(out["Vpcs"]["default"], true, "{out}");
+    assert_eq!(out["Caller"]["account"], "123456789012", "{out}");
+    assert_eq!(out["Functions"]["functions"], json!([]), "{out}");
+    assert_eq!(out["PutParam"]["version"], 1);
+    let started = out["StartChild"]["arn"].as_str().unwrap_or_default();
+    assert!(started.contains(":execution:child:"), "{out}");
+    assert!(
+        out["StartChild"]["started"]
+            .as_str()
+            .is_some_and(|d| d.ends_with('Z')),
+        "{out}"
+    );
+    assert_eq!(out["ListChild"]["arns"], json!([started]));
+    for (name, _, _, _, error) in &steps {
+        if let Some(e) = error {
+            assert_eq!(out[name]["Error"], *e, "{name}: {out}");
+            assert!(
+                out[name]["Cause"]
+                    .as_str()
+                    .is_some_and(|c| c.contains("(Service: ")),
+                "{name}: {out}"
+            );
+        }
+    }
+    assert!(
+        out["NoKey"]["Cause"]
+            .as_str()
+            .is_some_and(|c| c.contains("Status Code: 404")),
+        "{out}"
+    );
+}

@@ -484,6 +484,21 @@ impl Client {
     }
 }
 
+/// SigV4 settings: S3 signs the path as sent (encoded once, not normalized)
+/// and the payload's hash, which it takes in `x-amz-content-sha256`.
+fn settings_for(service: &str) -> aws_sigv4::http_request::SigningSettings {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, SigningSettings, UriPathNormalizationMode,
+    };
+    let mut settings = SigningSettings::default();
+    if service == "s3" {
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+    }
+    settings
+}
+
 /// SigV4 headers (`authorization`, `x-amz-date`, `x-amz-security-token`) for a POST to `url`.
 pub(crate) fn sign(
     url: &str,
@@ -520,7 +535,7 @@ pub fn sign_request(
     body: &[u8],
     time: SystemTime,
 ) -> Result<Vec<(String, String)>, Error> {
-    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, sign};
     use aws_sigv4::sign::v4;
     let identity = aws_credential_types::Credentials::new(
         c.access_key_id.clone(),
@@ -535,7 +550,7 @@ pub fn sign_request(
         .region(region)
         .name(service)
         .time(time)
-        .settings(SigningSettings::default())
+        .settings(settings_for(service))
         .build()
         .map_err(|e| Error::Signing(e.to_string()))?
         .into();
@@ -567,6 +582,41 @@ pub fn sign_request(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn s3_requests_sign_their_payload_hash() {
+        let c = Credentials::new("AKID", "secret", None);
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let signed = sign_request(
+            "PUT",
+            "http://127.0.0.1:1/b/a%20b",
+            "s3",
+            "us-east-1",
+            &c,
+            &[],
+            b"hi",
+            t,
+        )
+        .unwrap();
+        let get = |k: &str| signed.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+        assert_eq!(
+            get("x-amz-content-sha256").as_deref(),
+            Some("8f434346648f6b96df89dda901c5176b10a6d83961dd3c1ac88b59b2dc327aa4")
+        );
+        assert!(get("authorization").is_some_and(|a| a.contains("x-amz-content-sha256")));
+        let other = sign_request(
+            "POST",
+            "http://127.0.0.1:1/",
+            "sqs",
+            "us-east-1",
+            &c,
+            &[],
+            b"hi",
+            t,
+        )
+        .unwrap();
+        assert!(other.iter().all(|(n, _)| n != "x-amz-content-sha256"));
+    }
 
     #[test]
     fn builder_defaults_to_the_regional_endpoint() {

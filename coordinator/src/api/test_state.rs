@@ -56,6 +56,7 @@ pub(super) fn run(
             .state(SINGLE_STATE)
             .ok_or_else(|| ApiError::internal("the single-state definition lost its state"))?,
     };
+    check_mock(&r, state, mock.as_ref())?;
     let input_text = r.input.as_deref().unwrap_or("{}");
     if input_text.len() > MAX_PAYLOAD_BYTES {
         return Err(ApiError::invalid_execution_input(format!(
@@ -177,6 +178,32 @@ fn object_text(field: &str, text: Option<&str>) -> Result<Option<Variables>, Api
             "The {field} is not valid JSON: {e}"
         ))),
     }
+}
+
+/// A Task's mocked result checked against its API's output shape
+/// (`mock.fieldValidationMode`: `STRICT` by default, `PRESENT`, `NONE`).
+fn check_mock(r: &TestStateInput, state: &State, mock: Option<&Mock>) -> Result<(), ApiError> {
+    use crate::integrations::aws_sdk::{model, validate};
+    use stepwise_sdk::types::MockResponseValidationMode as M;
+    let (StateKind::Task(task), Some(Mock::Result(result))) = (&state.kind, mock) else {
+        return Ok(());
+    };
+    let mode = match r
+        .mock
+        .as_ref()
+        .and_then(|m| m.field_validation_mode.as_ref())
+    {
+        None | Some(M::Strict) => validate::Mode::Strict,
+        Some(M::Present) => validate::Mode::Present,
+        Some(M::None) => return Ok(()),
+        Some(M::Unknown(v)) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{v}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]"
+            )));
+        }
+    };
+    validate::check_mock(model::shared(), &task.resource, result, mode)
+        .map_err(ApiError::validation)
 }
 
 fn mock(r: &TestStateInput) -> Result<Option<Mock>, ApiError> {
@@ -424,6 +451,34 @@ mod tests {
                 format!("Invalid Context object provided: {message}")
             );
         }
+    }
+
+    #[test]
+    fn mocked_results_are_checked_against_the_api_output_shape() {
+        let task = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f"}, "End": true})
+        .to_string();
+        let with = |mock: Value| try_run(json!({"definition": task, "mock": mock}));
+        let e = with(json!({"result": r#"{"StatusCode": "200"}"#})).unwrap_err();
+        assert_eq!(e.code, "ValidationException");
+        assert_eq!(
+            e.message,
+            "Mock result schema validation error: Field 'StatusCode' must be a number"
+        );
+        let ok = with(json!({"result": r#"{"StatusCode": 200, "Payload": {"a": 1}}"#}));
+        assert_eq!(
+            ok.map(|o| o.status),
+            Ok(Some(TestExecutionStatus::Succeeded))
+        );
+        let none =
+            with(json!({"result": r#"{"StatusCode": "200"}"#, "fieldValidationMode": "NONE"}));
+        assert!(none.is_ok());
+        let e = with(json!({"result": "{}", "fieldValidationMode": "LOOSE"})).unwrap_err();
+        assert!(
+            e.message.contains("'mock.fieldValidationMode'"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]

@@ -74,9 +74,48 @@ impl Answer {
     }
 }
 
+/// Where a request goes: an optimized integration's service (its endpoint
+/// settings), or an SDK integration's resolved endpoint.
+pub(super) enum Dest<'a> {
+    Service(Service),
+    Url {
+        /// The base URL.
+        base: String,
+        /// Whether it is AWS itself (which needs real credentials).
+        is_aws: bool,
+        signing_name: &'a str,
+        /// The service's name in messages.
+        label: &'a str,
+    },
+}
+
+impl From<Service> for Dest<'_> {
+    fn from(s: Service) -> Self {
+        Dest::Service(s)
+    }
+}
+
+impl Dest<'_> {
+    /// The base URL, whether it is AWS, the signing name and the service's label.
+    fn resolve(&self, ig: &Integrations, region: &str) -> (String, bool, &str, &str) {
+        match self {
+            Dest::Service(s) => {
+                let (base, is_aws) = ig.endpoints.url(*s, region);
+                (base, is_aws, s.signing_name, s.key)
+            }
+            Dest::Url {
+                base,
+                is_aws,
+                signing_name,
+                label,
+            } => (base.clone(), *is_aws, signing_name, label),
+        }
+    }
+}
+
 /// A request to send.
 pub(super) struct Call<'a> {
-    pub service: Service,
+    pub service: Dest<'a>,
     pub region: &'a str,
     pub method: &'a str,
     /// Path and query, starting with `/`.
@@ -93,7 +132,7 @@ tokio::task_local! {
 /// Sends a request signed with the coordinator's credentials, or with those
 /// of the role the task names in `Credentials`.
 pub(super) async fn send(ig: &Integrations, call: Call<'_>) -> Result<Answer, StatesError> {
-    let (_, is_aws) = ig.endpoints.url(call.service, call.region);
+    let (_, is_aws, _, label) = call.service.resolve(ig, call.region);
     let creds = match ig.credentials.get().await {
         Ok(Some(c)) => c,
         // A local endpoint (moto, LocalStack, Step Functions Local's
@@ -103,8 +142,7 @@ pub(super) async fn send(ig: &Integrations, call: Call<'_>) -> Result<Answer, St
             return Err(StatesError::new(
                 names::TASK_FAILED,
                 format!(
-                    "No AWS credentials to call {} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or run on ECS/EC2 with a role)",
-                    call.service.key
+                    "No AWS credentials to call {label} (set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, or run on ECS/EC2 with a role)"
                 ),
             ));
         }
@@ -129,12 +167,12 @@ pub(super) async fn send_signed(
     call: Call<'_>,
     creds: &Credentials,
 ) -> Result<Answer, StatesError> {
-    let (base, _) = ig.endpoints.url(call.service, call.region);
+    let (base, _, signing_name, label) = call.service.resolve(ig, call.region);
     let url = format!("{base}{}", call.path);
     let signed = stepwise_sdk::sign_request(
         call.method,
         &url,
-        call.service.signing_name,
+        signing_name,
         call.region,
         creds,
         &call.headers,
@@ -156,7 +194,7 @@ pub(super) async fn send_signed(
     let resp = req.send().await.map_err(|e| {
         StatesError::new(
             names::TASK_FAILED,
-            format!("Could not reach {} at {base}: {e}", call.service.key),
+            format!("Could not reach {label} at {base}: {e}"),
         )
     })?;
     let status = resp.status().as_u16();
@@ -194,7 +232,7 @@ pub(super) async fn json_call(
     send(
         ig,
         Call {
-            service,
+            service: service.into(),
             region,
             method: "POST",
             path: "/".into(),
@@ -290,20 +328,24 @@ pub(super) fn xml_text(xml: &str, tag: &str) -> Option<String> {
     )
 }
 
+/// An answer made up for tests.
+#[cfg(test)]
+pub(super) fn test_answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
+    Answer {
+        status,
+        headers: headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        body: body.as_bytes().to_vec(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn answer(status: u16, headers: &[(&str, &str)], body: &str) -> Answer {
-        Answer {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
+    use super::test_answer as answer;
 
     #[test]
     fn json_errors_are_named_as_step_functions_names_them() {

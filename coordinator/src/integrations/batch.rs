@@ -16,7 +16,7 @@ async fn post(
     let a = aws::send(
         ig,
         Call {
-            service: BATCH,
+            service: BATCH.into(),
             region,
             method: "POST",
             path: path.to_owned(),

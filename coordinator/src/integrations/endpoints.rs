@@ -103,6 +103,42 @@ impl Endpoints {
         Self { per_service, all }
     }
 
+    /// The base URL of an `aws-sdk` service (`service` as the resource names
+    /// it, its model's endpoint prefix and service id) in `region`, and
+    /// whether it is AWS itself: the config's `endpoints` under either name,
+    /// `AWS_ENDPOINT_URL_<SERVICE_ID>`, the optimized integration's settings
+    /// for the same service, then for `sfn` this coordinator itself (`own`),
+    /// then `AWS_ENDPOINT_URL`, then AWS.
+    pub fn sdk_url(
+        &self,
+        service: &str,
+        endpoint_prefix: &str,
+        service_id: &str,
+        region: &str,
+        own: Option<&str>,
+    ) -> (String, bool) {
+        let env_id = service_id.to_ascii_uppercase().replace([' ', '-'], "_");
+        let found = self
+            .per_service
+            .get(service)
+            .or_else(|| self.per_service.get(endpoint_prefix))
+            .cloned()
+            .or_else(|| {
+                std::env::var(format!("AWS_ENDPOINT_URL_{env_id}"))
+                    .ok()
+                    .filter(|v| !v.is_empty())
+            })
+            .or_else(|| (service == "sfn").then(|| own.map(str::to_owned)).flatten())
+            .or_else(|| self.all.clone());
+        match found {
+            Some(u) => (u.trim_end_matches('/').to_owned(), false),
+            None => (
+                format!("https://{endpoint_prefix}.{region}.amazonaws.com"),
+                true,
+            ),
+        }
+    }
+
     /// The base URL for `service` in `region`, and whether it is AWS itself.
     pub fn url(&self, service: Service, region: &str) -> (String, bool) {
         match self.per_service.get(service.key).or(self.all.as_ref()) {

@@ -84,7 +84,7 @@ async fn call(
     let a = aws::send(
         ig,
         Call {
-            service: LAMBDA,
+            service: LAMBDA.into(),
             region,
             method: "POST",
             path,

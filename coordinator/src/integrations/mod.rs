@@ -9,6 +9,7 @@
 //! for its token).
 
 mod aws;
+pub mod aws_sdk;
 mod batch;
 mod dynamodb;
 mod ecs;
@@ -113,6 +114,9 @@ pub struct IntegrationSettings {
     /// Seconds an HTTP Task's request may take before it fails with
     /// `States.Http.Socket`, as AWS's HTTP Task does after 60 s. Default 60.
     pub http_timeout_seconds: Option<u64>,
+    /// A folder of further AWS service models for `aws-sdk:*` tasks
+    /// (botocore's `data/` layout, or `<service>.json[.gz]` files).
+    pub models_dir: Option<std::path::PathBuf>,
 }
 
 /// Makes service calls for tasks.
@@ -124,6 +128,9 @@ pub struct Integrations {
     credentials: CredentialsChain,
     roles: sts::RoleCache,
     oauth: http_task::TokenCache,
+    models: aws_sdk::model::Models,
+    /// This coordinator's own URL (where `aws-sdk:sfn:*` calls go by default).
+    own_url: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for Integrations {
@@ -162,6 +169,8 @@ impl Integrations {
         Ok(Self {
             mocks,
             endpoints,
+            models: aws_sdk::model::Models::new(settings.models_dir.clone()),
+            own_url: std::sync::OnceLock::new(),
             settings,
             http,
             credentials,
@@ -173,6 +182,20 @@ impl Integrations {
     /// No mocks, endpoints from the environment only (tests and tools).
     pub fn from_env() -> Result<Self, SetupError> {
         Self::new(IntegrationSettings::default(), None)
+    }
+
+    /// Tells the integrations where this coordinator listens (once bound).
+    pub fn set_own_url(&self, url: String) {
+        let _ = self.own_url.set(url);
+    }
+
+    fn self_url(&self) -> Option<&str> {
+        self.own_url.get().map(String::as_str)
+    }
+
+    /// The AWS service models (`aws-sdk:*` tasks, TestState's field validation).
+    pub fn models(&self) -> &aws_sdk::model::Models {
+        &self.models
     }
 
     /// The mock configuration, if one was loaded.
@@ -326,7 +349,16 @@ impl Integrations {
                     _ => Err(unsupported(&call.resource)),
                 }
             }
-            Resource::AwsSdk { .. } | Resource::Activity => Err(unsupported(&call.resource)),
+            Resource::AwsSdk {
+                service,
+                action,
+                region,
+                ..
+            } => {
+                let region = region.as_deref().unwrap_or(default_region);
+                aws_sdk::call(self, service, action, region, p).await
+            }
+            Resource::Activity => Err(unsupported(&call.resource)),
         }
     }
 }
@@ -336,7 +368,7 @@ fn unsupported(resource: &str) -> StatesError {
     StatesError::new(
         names::TASK_FAILED,
         format!(
-            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, ecs:runTask, batch:submitJob, http:invoke and states:startExecution, and run activities (or mock any Task with a mock config)."
+            "The resource '{resource}' is not supported by this coordinator yet: it can call lambda:invoke, Lambda function ARNs, sns:publish, sqs:sendMessage, dynamodb:getItem/putItem/updateItem/deleteItem, events:putEvents, ecs:runTask, batch:submitJob, http:invoke, states:startExecution and aws-sdk:<service>:<action>, and run activities (or mock any Task with a mock config)."
         ),
     )
 }

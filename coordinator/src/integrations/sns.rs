@@ -45,7 +45,7 @@ pub(super) async fn publish(
     let a = aws::send(
         ig,
         Call {
-            service: SNS,
+            service: SNS.into(),
             region,
             method: "POST",
             path: "/".into(),

@@ -51,7 +51,7 @@ pub(super) async fn assume(
     let a = aws::send_signed(
         ig,
         Call {
-            service: STS,
+            service: STS.into(),
             region,
             method: "POST",
             path: "/".into(),
