@@ -362,7 +362,6 @@ impl Runtime {
             );
         }
         let distributed = ch.is_map && ch.quiet && !f.quiet;
-        let raw = f.input.clone();
         let status = if ch.error.is_some() {
             "FAILED"
         } else {
@@ -377,7 +376,7 @@ impl Runtime {
                     self.emit(cx, &mut f.last_event, f.quiet, "MapRunFailed", json!({}));
                 }
                 self.children_failed = true;
-                self.complete_task(cx, f, &raw, Err(e));
+                self.complete_task(cx, f, Err(e));
                 self.children_failed = false;
                 // Neither retried nor caught: a redrive runs only what did not succeed.
                 if matches!(f.pending, Pending::Done(Err(_))) {
@@ -402,7 +401,7 @@ impl Runtime {
                     f.last_event = id;
                 }
                 self.emit(cx, &mut f.last_event, f.quiet, ev, json!({}));
-                self.complete_task(cx, f, &raw, Ok(Value::Array(results)));
+                self.complete_task(cx, f, Ok(Value::Array(results)));
             }
         }
         true

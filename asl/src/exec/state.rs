@@ -353,7 +353,6 @@ impl Runtime {
         &mut self,
         cx: &mut Cx<'_>,
         f: &mut Frame,
-        raw: &Value,
         result: Result<Value, StatesError>,
     ) {
         let Some(state) = machine_at(cx.machine, &f.path).and_then(|m| m.state(&f.state)) else {
@@ -361,8 +360,12 @@ impl Runtime {
         };
         self.set_state_context(cx, f, None, true);
         self.seed = self.seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        // The state's raw input, read in place (not copied: it holds every
+        // result a chain of tasks added to it); a retry finds it back in `f`.
+        let raw = std::mem::take(&mut f.input);
         let sc = step_context(cx.context, f, self.seed);
-        let o = step::complete(state, raw, result, &f.retry_counts, &sc);
+        let o = step::complete(state, &raw, result, &f.retry_counts, &sc);
+        f.input = raw;
         if matches!(o, Outcome::Retry { .. }) {
             // Retries re-enter without a new ...StateEntered event.
         }

@@ -152,8 +152,7 @@ impl Runtime {
                 names::TASK_FAILED,
                 format!("The resource '{resource}' is not recognized."),
             );
-            let raw = f.input.clone();
-            return self.complete_task(cx, f, &raw, Err(e));
+            return self.complete_task(cx, f, Err(e));
         };
         // A test case's mocked response stands in for the task's work.
         let mocked = cx.mock.and_then(|mock| {
@@ -514,8 +513,7 @@ impl Runtime {
                 (Err(e), _) => ("TaskFailed", json!({"taskFailedEventDetails": {"resource": resource_name, "resourceType": resource_type, "error": e.error, "cause": e.cause}})),
             };
             rt.emit(cx, &mut f.last_event, f.quiet, ev, details);
-            let raw = f.input.clone();
-            rt.complete_task(cx, f, &raw, result);
+            rt.complete_task(cx, f, result);
         });
         if found {
             self.drive(cx);

@@ -58,8 +58,7 @@ impl Runtime {
                     ev,
                     json!({ key: {"error": error} }),
                 );
-                let raw = f.input.clone();
-                rt.complete_task(cx, f, &raw, Err(StatesError::new(error, "")));
+                rt.complete_task(cx, f, Err(StatesError::new(error, "")));
             });
         }
         self.drive(cx);
