@@ -195,8 +195,21 @@ async fn three_coordinators_one_killed() {
             break (s, standbys.remove(0));
         }
     };
-    *url.lock().unwrap() = b.url.clone();
     let cb = b.client();
+    // The executions whose tasks were not answered are still running: the
+    // worker cannot reach the new owner before it is named below.
+    let running = cb
+        .list_executions()
+        .state_machine_arn(&sm)
+        .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        !running.executions().is_empty(),
+        "nothing was left to take over"
+    );
+    *url.lock().unwrap() = b.url.clone();
     let mut seen = Vec::new();
     for (i, arn) in arns.iter().enumerate() {
         let d = wait_done(&cb, arn, Duration::from_secs(120)).await;
