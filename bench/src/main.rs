@@ -73,6 +73,10 @@ struct Args {
     /// Start this coordinator binary on a fresh data directory instead (records startup, CPU and RSS).
     #[arg(long)]
     spawn: Option<String>,
+    /// With `--spawn`: the coordinator stores in this PostgreSQL database
+    /// (`postgres://user@host:port/db`) instead of a fresh data directory.
+    #[arg(long, requires = "spawn")]
+    database_url: Option<String>,
     /// Executions per scenario (scaled down for the heavier ones).
     #[arg(long, default_value_t = 5000)]
     executions: usize,
@@ -160,17 +164,23 @@ struct Server {
     started: Instant,
     bin: String,
     dir: std::path::PathBuf,
+    /// The PostgreSQL database to use instead of `dir`.
+    database_url: Option<String>,
     addr: String,
     /// The Integration scenario's stub endpoint.
     stub: String,
 }
 
 impl Server {
-    fn spawn(bin: &str, stub: &str) -> Result<(Server, String), String> {
+    fn spawn(
+        bin: &str,
+        stub: &str,
+        database_url: Option<&str>,
+    ) -> Result<(Server, String), String> {
         let dir = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         let t0 = Instant::now();
-        let (child, addr) = Self::start(bin, "127.0.0.1:0", &dir, stub)?;
+        let (child, addr) = Self::start(bin, "127.0.0.1:0", &dir, database_url, stub)?;
         let url = format!("http://{addr}");
         Ok((
             Server {
@@ -179,6 +189,7 @@ impl Server {
                 started: t0,
                 bin: bin.to_owned(),
                 dir,
+                database_url: database_url.map(str::to_owned),
                 addr,
                 stub: stub.to_owned(),
             },
@@ -192,7 +203,13 @@ impl Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.started = Instant::now();
-        let (child, _) = Self::start(&self.bin, &self.addr, &self.dir, &self.stub)?;
+        let (child, _) = Self::start(
+            &self.bin,
+            &self.addr,
+            &self.dir,
+            self.database_url.as_deref(),
+            &self.stub,
+        )?;
         self.child = child;
         Ok(())
     }
@@ -202,11 +219,16 @@ impl Server {
         bin: &str,
         listen: &str,
         dir: &std::path::Path,
+        database_url: Option<&str>,
         stub: &str,
     ) -> Result<(Child, String), String> {
-        let mut child = Command::new(bin)
-            .args(["--listen", listen, "--data-dir"])
-            .arg(dir)
+        let mut cmd = Command::new(bin);
+        cmd.args(["--listen", listen]);
+        match database_url {
+            Some(url) => cmd.args(["--database-url", url]),
+            None => cmd.arg("--data-dir").arg(dir),
+        };
+        let mut child = cmd
             .env("RUST_LOG", "warn")
             // Service calls of the Integration scenario go to the bench's stub.
             .env("AWS_ENDPOINT_URL_DYNAMODB", stub)
@@ -1085,7 +1107,7 @@ async fn main() -> std::process::ExitCode {
         }
     };
     let (server, endpoint) = match &args.spawn {
-        Some(bin) => match Server::spawn(bin, &stub) {
+        Some(bin) => match Server::spawn(bin, &stub, args.database_url.as_deref()) {
             Ok((s, url)) => (Some(s), url),
             Err(e) => {
                 eprintln!("stepwise-bench: {e}");

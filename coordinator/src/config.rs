@@ -23,6 +23,12 @@ pub struct Cli {
     /// Keep everything in memory (nothing survives a restart).
     #[arg(long)]
     pub in_memory: bool,
+    /// A PostgreSQL database instead of the embedded store,
+    /// `postgres://user[:password]@host[:port]/database` (env `STEPWISE_DATABASE_URL`).
+    /// Several coordinators may share it: one drives the executions, the
+    /// others wait and take over when it stops or dies.
+    #[arg(long)]
+    pub database_url: Option<String>,
     /// A TOML config file with the same settings.
     #[arg(long)]
     pub config: Option<PathBuf>,
@@ -89,6 +95,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Keep everything in memory.
     pub in_memory: bool,
+    /// A PostgreSQL database instead of the embedded store.
+    pub database_url: Option<String>,
     /// Region used in ARNs.
     pub region: String,
     /// Account id used in ARNs.
@@ -129,6 +137,7 @@ impl Default for Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8083)),
             data_dir: PathBuf::from("./stepwise-data"),
             in_memory: false,
+            database_url: None,
             region: "us-east-1".into(),
             account_id: "123456789012".into(),
             wait_time_scale: 1.0,
@@ -243,6 +252,17 @@ impl Settings {
         }
         if cli.in_memory {
             s.in_memory = true;
+        }
+        if let Some(v) = &cli.database_url {
+            s.database_url = Some(v.clone());
+        }
+        if s.database_url.as_deref() == Some("") {
+            s.database_url = None;
+        }
+        if s.in_memory && s.database_url.is_some() {
+            return Err(SettingsError::Invalid(
+                "--in-memory and --database-url exclude each other: choose one store".into(),
+            ));
         }
         if let Some(v) = &cli.region {
             s.region = v.clone();

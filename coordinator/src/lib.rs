@@ -114,7 +114,9 @@ impl Running {
 
 /// Opens the store named by the settings.
 pub fn open_store(settings: &Settings) -> Result<Arc<dyn Store>, store::StoreError> {
-    if settings.in_memory {
+    if let Some(url) = &settings.database_url {
+        Ok(Arc::new(store::postgres::PostgresStore::open(url)?))
+    } else if settings.in_memory {
         Ok(Arc::new(store::memory::MemoryStore::new()))
     } else {
         Ok(Arc::new(store::sqlite::SqliteStore::open(
@@ -160,8 +162,25 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         header_timeout: std::time::Duration::from_secs(settings.header_timeout_seconds),
         body_timeout: std::time::Duration::from_secs(settings.body_timeout_seconds),
     };
-    // Bound before the store is opened: nothing below fails once the crash
-    // marker is written but the engine is not running.
+    let store = match &settings.database_url {
+        // Waits (cancellably: `serve` drops this future on a signal) while
+        // another coordinator owns the database's executions.
+        Some(url) => {
+            let url = url.clone();
+            let pg =
+                tokio::task::spawn_blocking(move || store::postgres::PostgresStore::connect(&url))
+                    .await
+                    .map_err(|e| {
+                        store::StoreError::Database(format!("open the database: {e}"))
+                    })??;
+            pg.own().await?;
+            Arc::new(pg)
+        }
+        None => open_store(&settings)?,
+    };
+    // Bound once the store is ours (a standby waiting for PostgreSQL does
+    // not listen), and before the crash marker is written: nothing below
+    // fails once it is written but the engine is not running.
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -169,7 +188,6 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
-    let store = open_store(&settings)?;
     let cfg = EngineConfig {
         scope: arn::ArnScope {
             region: settings.region.clone(),
@@ -178,7 +196,7 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         wait_scale: settings.wait_time_scale,
         integrations: integrations.clone(),
     };
-    let guard = (!settings.in_memory)
+    let guard = (!settings.in_memory && settings.database_url.is_none())
         .then(|| crash_guard::CrashGuard::new(&settings.data_dir, settings.crash_loop_limit));
     let engine = tokio::task::block_in_place(|| {
         Engine::load_failing(cfg, store, Arc::new(time::SystemClock), |running| {
@@ -226,14 +244,19 @@ pub async fn serve(
     settings: Settings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    let running = start(settings).await?;
+    tokio::pin!(shutdown);
+    // A standby coordinator waits in `start` until the one owning the
+    // database stops or dies; a signal meanwhile stops it.
+    let running = tokio::select! {
+        r = start(settings) => r?,
+        _ = &mut shutdown => return Ok(()),
+    };
     // A plain line on stdout so scripts and tests can learn the bound port
     // (written without `println!`, which panics when stdout cannot be written).
     let line = format!("stepwise-coordinator listening on {}\n", running.addr);
     if let Err(e) = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes()) {
         tracing::warn!(error = %e, "could not write the listening address to stdout");
     }
-    tokio::pin!(shutdown);
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     loop {

@@ -2,11 +2,14 @@
 //! a round into one [`Batch`] and commits it in one transaction (group
 //! commit); reads for the API go straight to the store.
 //!
-//! Implementations: [`sqlite::SqliteStore`] (the embedded default) and
-//! [`memory::MemoryStore`] (tests, and EXPRESS-only setups). A PostgreSQL
-//! implementation can follow without changing the engine.
+//! Implementations: [`sqlite::SqliteStore`] (the embedded default),
+//! [`postgres::PostgresStore`] (a database several coordinators share: one
+//! owns the executions, the others wait to take over) and
+//! [`memory::MemoryStore`] (tests, and EXPRESS-only setups). One test suite
+//! (`memory::suite`) runs against all three.
 
 pub mod memory;
+pub mod postgres;
 pub mod sqlite;
 
 use serde::{Deserialize, Serialize};

@@ -967,7 +967,7 @@ impl Store for SqliteStore {
 /// The text of one history chunk: every event as a header line
 /// `id previous_id timestamp type_bytes details_bytes\n` followed by the
 /// event type and the details JSON, both exactly that many bytes long.
-fn encode_events(events: &[EventRecord]) -> String {
+pub(super) fn encode_events(events: &[EventRecord]) -> String {
     let mut sorted: Vec<&EventRecord> = events.iter().collect();
     sorted.sort_by_key(|e| e.id);
     let size = events
@@ -1058,8 +1058,8 @@ fn chunk_text(value: rusqlite::types::ValueRef<'_>) -> Result<Cow<'_, str>, Stri
 }
 
 /// One event of a chunk, borrowed from its text.
-struct ChunkEvent<'a> {
-    id: i64,
+pub(super) struct ChunkEvent<'a> {
+    pub(super) id: i64,
     previous_id: i64,
     timestamp: i64,
     event_type: &'a str,
@@ -1067,7 +1067,7 @@ struct ChunkEvent<'a> {
 }
 
 impl ChunkEvent<'_> {
-    fn to_record(&self) -> EventRecord {
+    pub(super) fn to_record(&self) -> EventRecord {
         EventRecord {
             id: self.id,
             previous_id: self.previous_id,
@@ -1079,7 +1079,10 @@ impl ChunkEvent<'_> {
 }
 
 /// Splits a chunk written by [`encode_events`] into its events, copying nothing.
-fn chunk_events<'a>(mut rest: &'a str, out: &mut Vec<ChunkEvent<'a>>) -> Result<(), String> {
+pub(super) fn chunk_events<'a>(
+    mut rest: &'a str,
+    out: &mut Vec<ChunkEvent<'a>>,
+) -> Result<(), String> {
     while !rest.is_empty() {
         let (header, tail) = rest
             .split_once('\n')

@@ -223,3 +223,61 @@ pub async fn event_types(c: &aws_sdk_sfn::Client, arn: &str) -> Vec<String> {
         }
     }
 }
+
+/// A coordinator process that may not listen yet (a standby waiting to own
+/// a shared database): its stdout lines arrive on `lines`.
+pub struct Pending {
+    child: Option<Child>,
+    lines: std::sync::mpsc::Receiver<String>,
+}
+
+impl Pending {
+    /// Starts `stepwise-coordinator --listen 127.0.0.1:0 ARGS...` (log level warn).
+    pub fn spawn(args: &[&str]) -> Pending {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stepwise-coordinator"))
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start coordinator");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Pending {
+            child: Some(child),
+            lines,
+        }
+    }
+
+    /// The running server once it reports its address, waiting at most `timeout`.
+    pub fn listening(&mut self, timeout: Duration) -> Option<Server> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            if let Some(addr) = line.strip_prefix("stepwise-coordinator listening on ") {
+                return Some(Server {
+                    child: self.child.take(),
+                    url: format!("http://{}", addr.trim()),
+                    data_dir: PathBuf::new(),
+                });
+            }
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
