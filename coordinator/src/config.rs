@@ -71,6 +71,18 @@ pub struct Cli {
     /// Seconds for a request body to arrive (default 60).
     #[arg(long)]
     pub body_timeout_seconds: Option<u64>,
+    /// Serve the web console on this address, `IP:PORT` (e.g. 127.0.0.1:8084;
+    /// off by default). It follows `--auth-file` (HTTP Basic with a key of it).
+    #[arg(long)]
+    pub console_listen: Option<String>,
+    /// Allow starting, stopping and redriving executions from the console
+    /// (read-only by default).
+    #[arg(long)]
+    pub console_allow_changes: bool,
+    /// Finished EXPRESS executions kept in memory for DescribeExecution and
+    /// the console (default 1000).
+    #[arg(long)]
+    pub express_keep: Option<usize>,
 }
 
 /// The effective settings.
@@ -113,6 +125,14 @@ pub struct Settings {
     pub header_timeout_seconds: u64,
     /// Seconds for a request body to arrive.
     pub body_timeout_seconds: u64,
+    /// The web console's address; `None`: no console.
+    #[serde(deserialize_with = "de_listen_opt")]
+    pub console_listen: Option<SocketAddr>,
+    /// Start, stop and redrive from the console.
+    pub console_allow_changes: bool,
+    /// Finished EXPRESS executions kept in memory (with their histories when
+    /// the console is on).
+    pub express_keep: usize,
 }
 
 impl Default for Settings {
@@ -135,6 +155,9 @@ impl Default for Settings {
             max_connections: 4096,
             header_timeout_seconds: 30,
             body_timeout_seconds: 60,
+            console_listen: None,
+            console_allow_changes: false,
+            express_keep: crate::engine::EXPRESS_KEEP,
         }
     }
 }
@@ -161,6 +184,12 @@ pub fn resolve_listen(v: &str) -> Result<SocketAddr, String> {
 fn de_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let s = String::deserialize(d)?;
     resolve_listen(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_listen_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| resolve_listen(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Why the settings could not be read.
@@ -214,6 +243,15 @@ impl Settings {
         }
         if let Some(v) = cli.body_timeout_seconds {
             s.body_timeout_seconds = v;
+        }
+        if let Some(v) = &cli.console_listen {
+            s.console_listen = Some(resolve_listen(v).map_err(SettingsError::Invalid)?);
+        }
+        if cli.console_allow_changes {
+            s.console_allow_changes = true;
+        }
+        if let Some(v) = cli.express_keep {
+            s.express_keep = v;
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return Err(SettingsError::Invalid(
