@@ -601,6 +601,11 @@ pub fn render_view(
     }
 }
 
+/// The HTML page of an execution (`allow_changes`: with Stop and Redrive).
+pub fn page(v: &ExecutionView, allow_changes: bool) -> String {
+    pages::execution(v, allow_changes)
+}
+
 mod arn {
     /// Whether an execution ARN is an EXPRESS one.
     pub(super) fn is_express(arn: &str) -> bool {

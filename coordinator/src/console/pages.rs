@@ -448,10 +448,19 @@ pub(super) fn execution(v: &ExecutionView, allow_changes: bool) -> String {
         machine_link(&r.state_machine_arn)
     );
     if allow_changes {
+        let a = esc(&r.arn);
+        let button = match r.status.as_str() {
+            "RUNNING" => {
+                format!(r#"<button class="danger" id="stop" data-arn="{a}">Stop</button>"#)
+            }
+            "FAILED" | "TIMED_OUT" | "ABORTED" => {
+                format!(r#"<button id="redrive" data-arn="{a}">Redrive</button>"#)
+            }
+            _ => String::new(),
+        };
         let _ = write!(
             b,
-            r#"<p><button class="danger" id="stop" data-arn="{a}">Stop</button> <button id="redrive" data-arn="{a}">Redrive</button> <span class="err" id="action-error"></span></p>"#,
-            a = esc(&r.arn)
+            r#"<p>{button} <span class="err" id="action-error"></span></p>"#
         );
     }
     let _ = write!(
