@@ -330,6 +330,25 @@ mod tests {
     }
 
     #[test]
+    fn console_flags() {
+        let s = Settings::load(&Cli::parse_from(["x"])).unwrap();
+        assert_eq!(s.console_listen, None);
+        assert!(!s.console_allow_changes);
+        let cli = Cli::parse_from([
+            "x",
+            "--console-listen",
+            "127.0.0.1:8084",
+            "--console-allow-changes",
+            "--express-keep",
+            "5",
+        ]);
+        let s = Settings::load(&cli).unwrap();
+        assert_eq!(s.console_listen, Some("127.0.0.1:8084".parse().unwrap()));
+        assert!(s.console_allow_changes);
+        assert_eq!(s.express_keep, 5);
+    }
+
+    #[test]
     fn auth_flags() {
         let cli = Cli::parse_from(["x", "--auth-file", "/k.toml", "--insecure-no-auth"]);
         let s = Settings::load(&cli).unwrap();

@@ -21,6 +21,10 @@ pub struct ActivityStatus {
 
 /// The most workers remembered per activity (the oldest are forgotten).
 const WORKERS_KEPT: usize = 100;
+/// The most EXPRESS history events kept in memory, all executions together:
+/// the oldest finished executions' histories are dropped first (their
+/// records stay); past it with only running ones, new events are not kept.
+pub const EXPRESS_EVENTS_BUDGET: usize = 200_000;
 
 impl Engine {
     /// Keeps the `n` most recent EXPRESS executions, with their histories when
@@ -105,12 +109,26 @@ impl Engine {
 
     /// Keeps an EXPRESS execution's events when the console wants them.
     pub(super) fn record_express(&mut self, exec: &Exec, events: Vec<EventRecord>) {
-        if self.express_history_on {
-            self.express_events
-                .entry(exec.rec.arn.clone())
-                .or_default()
-                .extend(events);
+        if !self.express_history_on {
+            return;
         }
+        let mut i = 0;
+        while self.express_events_total + events.len() > EXPRESS_EVENTS_BUDGET
+            && i < self.express_done.len()
+        {
+            if let Some(old) = self.express_events.remove(&self.express_done[i]) {
+                self.express_events_total -= old.len();
+            }
+            i += 1;
+        }
+        if self.express_events_total + events.len() > EXPRESS_EVENTS_BUDGET {
+            return;
+        }
+        self.express_events_total += events.len();
+        self.express_events
+            .entry(exec.rec.arn.clone())
+            .or_default()
+            .extend(events);
     }
 
     /// Puts a finished EXPRESS execution in the ring, dropping the oldest.
@@ -121,7 +139,9 @@ impl Engine {
         while self.express_done.len() > self.express_keep {
             if let Some(old) = self.express_done.pop_front() {
                 self.express_records.remove(&old);
-                self.express_events.remove(&old);
+                if let Some(ev) = self.express_events.remove(&old) {
+                    self.express_events_total -= ev.len();
+                }
             }
         }
         self.changed();

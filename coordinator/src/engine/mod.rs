@@ -516,6 +516,8 @@ pub struct Engine {
     express_history_on: bool,
     /// Those histories, of running EXPRESS executions and those in the ring.
     express_events: HashMap<String, Vec<EventRecord>>,
+    /// Events in `express_events` (bounded by `console::EXPRESS_EVENTS_BUDGET`).
+    express_events_total: usize,
     /// Workers that polled each activity, and when (for the console).
     workers_seen: HashMap<String, BTreeMap<String, i64>>,
     /// Bumped when something changed (for the console's live pages).
@@ -651,6 +653,7 @@ impl Engine {
             express_keep: EXPRESS_KEEP,
             express_history_on: false,
             express_events: HashMap::default(),
+            express_events_total: 0,
             workers_seen: HashMap::default(),
             changes: tokio::sync::watch::Sender::new(0),
             queues: HashMap::default(),
