@@ -24,7 +24,7 @@ const WORKERS_KEPT: usize = 100;
 /// The most EXPRESS history events kept in memory, all executions together:
 /// the oldest finished executions' histories are dropped first (their
 /// records stay); past it with only running ones, new events are not kept.
-pub const EXPRESS_EVENTS_BUDGET: usize = 200_000;
+pub(super) const EXPRESS_EVENTS_BUDGET: usize = 200_000;
 
 impl Engine {
     /// Keeps the `n` most recent EXPRESS executions, with their histories when
