@@ -219,19 +219,6 @@ struct RawEdge {
     label: Option<String>,
 }
 
-fn state_type(kind: &StateKind) -> &'static str {
-    match kind {
-        StateKind::Pass { .. } => "Pass",
-        StateKind::Task(_) => "Task",
-        StateKind::Choice(_) => "Choice",
-        StateKind::Wait(_) => "Wait",
-        StateKind::Succeed => "Succeed",
-        StateKind::Fail(_) => "Fail",
-        StateKind::Parallel { .. } => "Parallel",
-        StateKind::Map(_) => "Map",
-    }
-}
-
 fn text_w(s: &str) -> f64 {
     s.chars().count() as f64 * CHAR_W
 }
@@ -285,7 +272,7 @@ fn items_and_edges(machine: &StateMachine, def: &Value) -> (Vec<Item>, Vec<RawEd
     for (i, (name, state)) in machine.states.iter().enumerate() {
         let me = i + 1;
         let sdef = &defs[name.as_str()];
-        let ty = state_type(&state.kind);
+        let ty = state.kind.type_name();
         let title = format!("{name}  {ty}");
         let mut groups = Vec::new();
         match &state.kind {

@@ -279,23 +279,33 @@ async fn list_machines(e: &EngineHandle) -> Result<Vec<crate::store::StateMachin
     Ok(e.call(|reply| Command::ListStateMachines { reply }).await?)
 }
 
+/// A machine's versions (newest first) and aliases; none if it has gone meanwhile.
+async fn versions_and_aliases(
+    e: &EngineHandle,
+    arn: &str,
+) -> (
+    Vec<crate::store::StateMachineRecord>,
+    Vec<crate::store::AliasRecord>,
+) {
+    let a = arn.to_owned();
+    let versions = e
+        .call(|reply| Command::ListVersions { arn: a, reply })
+        .await
+        .unwrap_or_default();
+    let a = arn.to_owned();
+    let aliases = e
+        .call(|reply| Command::ListAliases { arn: a, reply })
+        .await
+        .unwrap_or_default();
+    (versions, aliases)
+}
+
 async fn machines(State(st): State<St>, req: Request) -> Result<Response> {
     caller(req.extensions()).may("ListStateMachines", &[])?;
     let list = list_machines(&st.engine).await?;
     let mut rows = Vec::with_capacity(list.len());
     for m in list {
-        let a = m.arn.clone();
-        let versions = st
-            .engine
-            .call(|reply| Command::ListVersions { arn: a, reply })
-            .await
-            .unwrap_or_default();
-        let a = m.arn.clone();
-        let aliases = st
-            .engine
-            .call(|reply| Command::ListAliases { arn: a, reply })
-            .await
-            .unwrap_or_default();
+        let (versions, aliases) = versions_and_aliases(&st.engine, &m.arn).await;
         rows.push(pages::MachineRow {
             machine: m,
             versions: versions.len(),
@@ -360,18 +370,7 @@ async fn machine(
             .await?
             .items
     };
-    let a = rec.arn.clone();
-    let versions = st
-        .engine
-        .call(|reply| Command::ListVersions { arn: a, reply })
-        .await
-        .unwrap_or_default();
-    let a = rec.arn.clone();
-    let aliases = st
-        .engine
-        .call(|reply| Command::ListAliases { arn: a, reply })
-        .await
-        .unwrap_or_default();
+    let (versions, aliases) = versions_and_aliases(&st.engine, &rec.arn).await;
     Ok(html(pages::machine(
         &rec,
         &svg,
@@ -744,9 +743,15 @@ fn change_allowed(st: &St, headers: &HeaderMap) -> Result<()> {
     Ok(())
 }
 
-fn body_json(body: &[u8]) -> Result<Value> {
-    serde_json::from_slice(body)
-        .map_err(|e| ConsoleError::BadRequest(format!("the request body is not JSON: {e}")))
+/// The caller and the JSON body of a change.
+async fn change_request(req: Request) -> Result<(Caller, Value)> {
+    let who = caller(req.extensions());
+    let body = axum::body::to_bytes(req.into_body(), crate::api::MAX_BODY_BYTES)
+        .await
+        .map_err(|e| ConsoleError::BadRequest(format!("the request body: {e}")))?;
+    let v = serde_json::from_slice(&body)
+        .map_err(|e| ConsoleError::BadRequest(format!("the request body is not JSON: {e}")))?;
+    Ok((who, v))
 }
 
 fn ok_json(v: Value) -> Response {
@@ -760,11 +765,7 @@ fn ok_json(v: Value) -> Response {
 
 async fn start(State(st): State<St>, req: Request) -> Result<Response> {
     change_allowed(&st, req.headers())?;
-    let who = caller(req.extensions());
-    let body = axum::body::to_bytes(req.into_body(), crate::api::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ConsoleError::BadRequest(format!("the request body: {e}")))?;
-    let b = body_json(&body)?;
+    let (who, b) = change_request(req).await?;
     let machine_arn = b["stateMachineArn"].as_str().unwrap_or_default().to_owned();
     who.may("StartExecution", &[&machine_arn])?;
     let input = b["input"].as_str().unwrap_or("{}").to_owned();
@@ -796,11 +797,7 @@ async fn start(State(st): State<St>, req: Request) -> Result<Response> {
 
 async fn stop(State(st): State<St>, req: Request) -> Result<Response> {
     change_allowed(&st, req.headers())?;
-    let who = caller(req.extensions());
-    let body = axum::body::to_bytes(req.into_body(), crate::api::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ConsoleError::BadRequest(format!("the request body: {e}")))?;
-    let b = body_json(&body)?;
+    let (who, b) = change_request(req).await?;
     let arn = b["executionArn"].as_str().unwrap_or_default().to_owned();
     who.may("StopExecution", &[&arn])?;
     st.engine
@@ -816,11 +813,7 @@ async fn stop(State(st): State<St>, req: Request) -> Result<Response> {
 
 async fn redrive(State(st): State<St>, req: Request) -> Result<Response> {
     change_allowed(&st, req.headers())?;
-    let who = caller(req.extensions());
-    let body = axum::body::to_bytes(req.into_body(), crate::api::MAX_BODY_BYTES)
-        .await
-        .map_err(|e| ConsoleError::BadRequest(format!("the request body: {e}")))?;
-    let b = body_json(&body)?;
+    let (who, b) = change_request(req).await?;
     let arn = b["executionArn"].as_str().unwrap_or_default().to_owned();
     who.may("RedriveExecution", &[&arn])?;
     let rec = Box::new(find_execution(&st.engine, &arn).await?);
