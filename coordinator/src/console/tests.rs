@@ -324,3 +324,25 @@ allow = ["GetActivityTask", "SendTask*"]
     let r = e.console.clone().oneshot(req).await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn activities_show_parked_pollers_and_workers_seen() {
+    let e = env(false, None);
+    let r = api(&e, "CreateActivity", json!({"name": "charge"})).await;
+    let activity = r["activityArn"].as_str().unwrap().to_owned();
+    // A poll parked in the engine (sent before the page's own command).
+    let (tx, _rx) = tokio::sync::oneshot::channel();
+    e.engine
+        .call_raw(Command::GetActivityTask {
+            activity,
+            worker: "worker-7".into(),
+            reply: tx,
+        })
+        .await
+        .unwrap();
+    let (s, page) = get(&e, "/console/activities").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("activity:charge"), "{page}");
+    assert!(page.contains("1: worker-7"), "{page}");
+    assert!(page.contains("worker-7 ("), "last seen: {page}");
+}
