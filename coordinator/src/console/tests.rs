@@ -346,3 +346,19 @@ async fn activities_show_parked_pollers_and_workers_seen() {
     assert!(page.contains("1: worker-7"), "{page}");
     assert!(page.contains("worker-7 ("), "last seen: {page}");
 }
+
+#[tokio::test]
+async fn the_executions_list_pages() {
+    let e = env(false, None);
+    let m = machine(&e, "many", "STANDARD").await;
+    for i in 0..PAGE_SIZE + 5 {
+        run(&e, &m, &format!("run-{i:03}"), json!({"fail": false})).await;
+    }
+    let (_, first) = get(&e, "/console/executions").await;
+    assert_eq!(first.matches("<tr><td><a href=").count(), PAGE_SIZE);
+    assert!(first.contains(r#"id="next""#) && !first.contains(r#"id="prev""#));
+    let (_, second) = get(&e, "/console/executions?page=1").await;
+    assert_eq!(second.matches("<tr><td><a href=").count(), 5);
+    assert!(second.contains(r#"id="prev""#) && !second.contains(r#"id="next""#));
+    assert!(second.contains("run-000") && !second.contains("run-054"));
+}
