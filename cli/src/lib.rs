@@ -66,10 +66,13 @@ pub enum Command {
     },
     /// Run a definition and show each state as it is entered and left, then the output.
     Run(run::RunArgs),
-    /// Print a definition's states and transitions as an indented tree.
+    /// Print a definition's states and transitions as an indented tree (or an SVG picture).
     Graph {
         /// The definition file.
         file: PathBuf,
+        /// Print an SVG drawing instead (the web console's graph).
+        #[arg(long)]
+        svg: bool,
     },
     /// List executions (of one machine, or of every machine).
     Executions {
@@ -227,7 +230,7 @@ pub fn styled() -> bool {
 pub async fn main(cli: Cli) -> ExitCode {
     let r = match cli.command {
         Command::Validate { files } => validate_files(&files),
-        Command::Graph { file } => graph_file(&file),
+        Command::Graph { file, svg } => graph_file(&file, svg),
         Command::Run(args) => run::run(args).await,
         other => remote::run(other).await,
     };
@@ -262,7 +265,7 @@ fn validate_files(files: &[PathBuf]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn graph_file(file: &std::path::Path) -> Result<(), CliError> {
+fn graph_file(file: &std::path::Path, svg: bool) -> Result<(), CliError> {
     let text = read(file)?;
     let found = validate::check(&text);
     if !found.is_empty() {
@@ -276,6 +279,16 @@ fn graph_file(file: &std::path::Path) -> Result<(), CliError> {
         what: file.display().to_string(),
         source,
     })?;
-    print!("{}", graph::render(&def));
+    if svg {
+        use stepwise_asl::compile::{CompileOptions, compile_str};
+        // `validate::check` found no problem: it compiles.
+        let machine = compile_str(&text, CompileOptions::default())
+            .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?;
+        let layout = stepwise_coordinator::console::graph::layout(&machine, &def);
+        let picture = stepwise_coordinator::console::graph::svg(&layout, &Default::default());
+        println!("{picture}");
+    } else {
+        print!("{}", graph::render(&def));
+    }
     Ok(())
 }

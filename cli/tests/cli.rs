@@ -82,6 +82,27 @@ fn graph_prints_states_and_transitions() {
     }
 }
 
+#[test]
+fn graph_draws_svg() {
+    let o = stepwise(&[
+        "graph",
+        "--svg",
+        "examples/workflows/order-fulfillment.asl.json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.starts_with("<svg"), "{out}");
+    for expected in [
+        r#"data-state="CheckOrder""#,
+        r#"data-from="PayAndReserve" data-to="ReleaseStock""#,
+        ">Branch 2<",
+        ">Each item<",
+        "catch Payment.Declined",
+    ] {
+        assert!(out.contains(expected), "{expected:?} not in\n{out}");
+    }
+}
+
 fn run(args: &[&str]) -> String {
     let mut all = vec!["run"];
     all.extend_from_slice(args);

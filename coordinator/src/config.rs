@@ -82,6 +82,18 @@ pub struct Cli {
     /// 0: always resume).
     #[arg(long)]
     pub crash_loop_limit: Option<u32>,
+    /// Serve the web console on this address, `IP:PORT` (e.g. 127.0.0.1:8084;
+    /// off by default). It follows `--auth-file` (HTTP Basic with a key of it).
+    #[arg(long)]
+    pub console_listen: Option<String>,
+    /// Allow starting, stopping and redriving executions from the console
+    /// (read-only by default).
+    #[arg(long)]
+    pub console_allow_changes: bool,
+    /// Finished EXPRESS executions kept in memory for DescribeExecution and
+    /// the console (default 1000).
+    #[arg(long)]
+    pub express_keep: Option<usize>,
 }
 
 /// The effective settings.
@@ -129,6 +141,14 @@ pub struct Settings {
     /// Abnormal stops an execution may be running through before it is
     /// failed rather than resumed (0: never).
     pub crash_loop_limit: u32,
+    /// The web console's address; `None`: no console.
+    #[serde(deserialize_with = "de_listen_opt")]
+    pub console_listen: Option<SocketAddr>,
+    /// Start, stop and redrive from the console.
+    pub console_allow_changes: bool,
+    /// Finished EXPRESS executions kept in memory (with their histories when
+    /// the console is on).
+    pub express_keep: usize,
 }
 
 impl Default for Settings {
@@ -153,6 +173,9 @@ impl Default for Settings {
             header_timeout_seconds: 30,
             body_timeout_seconds: 60,
             crash_loop_limit: 2,
+            console_listen: None,
+            console_allow_changes: false,
+            express_keep: crate::engine::EXPRESS_KEEP,
         }
     }
 }
@@ -179,6 +202,12 @@ pub fn resolve_listen(v: &str) -> Result<SocketAddr, String> {
 fn de_listen<'de, D: serde::Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     let s = String::deserialize(d)?;
     resolve_listen(&s).map_err(serde::de::Error::custom)
+}
+
+fn de_listen_opt<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    let s = Option::<String>::deserialize(d)?;
+    s.map(|s| resolve_listen(&s).map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 /// Why the settings could not be read.
@@ -235,6 +264,15 @@ impl Settings {
         }
         if let Some(v) = cli.crash_loop_limit {
             s.crash_loop_limit = v;
+        }
+        if let Some(v) = &cli.console_listen {
+            s.console_listen = Some(resolve_listen(v).map_err(SettingsError::Invalid)?);
+        }
+        if cli.console_allow_changes {
+            s.console_allow_changes = true;
+        }
+        if let Some(v) = cli.express_keep {
+            s.express_keep = v;
         }
         if s.tls_cert.is_some() != s.tls_key.is_some() {
             return Err(SettingsError::Invalid(
@@ -321,6 +359,25 @@ mod tests {
         );
         let cli = Cli::parse_from(["x", "--listen", "no port"]);
         assert!(Settings::load(&cli).is_err());
+    }
+
+    #[test]
+    fn console_flags() {
+        let s = Settings::load(&Cli::parse_from(["x"])).unwrap();
+        assert_eq!(s.console_listen, None);
+        assert!(!s.console_allow_changes);
+        let cli = Cli::parse_from([
+            "x",
+            "--console-listen",
+            "127.0.0.1:8084",
+            "--console-allow-changes",
+            "--express-keep",
+            "5",
+        ]);
+        let s = Settings::load(&cli).unwrap();
+        assert_eq!(s.console_listen, Some("127.0.0.1:8084".parse().unwrap()));
+        assert!(s.console_allow_changes);
+        assert_eq!(s.express_keep, 5);
     }
 
     #[test]

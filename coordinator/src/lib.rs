@@ -12,6 +12,7 @@ pub mod api;
 pub mod arn;
 pub mod auth;
 pub mod config;
+pub mod console;
 pub mod crash_guard;
 pub mod engine;
 pub mod integrations;
@@ -70,6 +71,8 @@ pub struct Running {
     pub addr: SocketAddr,
     /// The engine.
     pub engine: EngineHandle,
+    /// The web console's bound address, when it is on.
+    pub console_addr: Option<SocketAddr>,
     gate: auth::Gate,
     tls: Option<Arc<server::Tls>>,
     cancel: CancellationToken,
@@ -137,9 +140,16 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         settings.integrations.clone(),
         mocks,
     )?);
-    if settings.auth_file.is_none() && !settings.listen.ip().is_loopback() {
+    let console_public = settings
+        .console_listen
+        .is_some_and(|a| !a.ip().is_loopback());
+    if settings.auth_file.is_none() && (!settings.listen.ip().is_loopback() || console_public) {
         if !settings.insecure_no_auth {
-            return Err(ServeError::Unauthenticated(settings.listen));
+            let at = match settings.console_listen {
+                Some(c) if console_public => c,
+                _ => settings.listen,
+            };
+            return Err(ServeError::Unauthenticated(at));
         }
         tracing::warn!(
             listen = %settings.listen,
@@ -188,6 +198,16 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
             source,
         })?;
     let addr = listener.local_addr()?;
+    let console_listener = match settings.console_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at)
+                .await
+                .map_err(|source| ServeError::Listen { addr: at, source })?;
+            let a = l.local_addr()?;
+            Some((l, a))
+        }
+        None => None,
+    };
     let cfg = EngineConfig {
         scope: arn::ArnScope {
             region: settings.region.clone(),
@@ -209,7 +229,8 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
                 cause: g.cause(),
             })
         })
-    })?;
+    })?
+    .keep_express(settings.express_keep, settings.console_listen.is_some());
     let cancel = CancellationToken::new();
     let (handle, engine_task) = engine.spawn(cancel.child_token());
     // `aws-sdk:sfn:*` calls this coordinator unless told otherwise.
@@ -224,12 +245,29 @@ pub async fn start(settings: Settings) -> Result<Running, ServeError> {
         gate.clone(),
         auth::gate,
     ));
+    let console_addr = match console_listener {
+        Some((l, console_addr)) => {
+            let app = console::app(
+                handle.clone(),
+                gate.clone(),
+                auth::HostCheck::new(console_addr, &settings.host_names),
+                console::ConsoleSettings {
+                    allow_changes: settings.console_allow_changes,
+                },
+            );
+            tokio::spawn(server::run(l, app, tls.clone(), limits, cancel.clone()));
+            tracing::info!(addr = %console_addr, "web console listening on /console/");
+            Some(console_addr)
+        }
+        None => None,
+    };
     let stop = cancel.clone();
     let server = tokio::spawn(server::run(listener, app, tls.clone(), limits, stop));
     tracing::info!(%addr, "stepwise coordinator listening");
     Ok(Running {
         addr,
         crash_guard: guard,
+        console_addr,
         engine: handle,
         gate,
         tls,
@@ -253,7 +291,11 @@ pub async fn serve(
     };
     // A plain line on stdout so scripts and tests can learn the bound port
     // (written without `println!`, which panics when stdout cannot be written).
-    let line = format!("stepwise-coordinator listening on {}\n", running.addr);
+    let mut line = format!("stepwise-coordinator listening on {}\n", running.addr);
+    if let Some(c) = running.console_addr {
+        let scheme = if running.tls() { "https" } else { "http" };
+        line.push_str(&format!("stepwise console on {scheme}://{c}/console/\n"));
+    }
     if let Err(e) = std::io::Write::write_all(&mut std::io::stdout(), line.as_bytes()) {
         tracing::warn!(error = %e, "could not write the listening address to stdout");
     }

@@ -915,7 +915,7 @@ fn page<T>(
     Ok((slice, (end < total).then(|| end.to_string())))
 }
 
-async fn read_store<T: Send + 'static>(
+pub(crate) async fn read_store<T: Send + 'static>(
     e: &EngineHandle,
     f: impl FnOnce(&dyn crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -926,7 +926,10 @@ async fn read_store<T: Send + 'static>(
         .map_err(|err| ApiError::internal(format!("read failed: {err}")))
 }
 
-async fn find_execution(e: &EngineHandle, arn: &str) -> Result<ExecutionRecord, ApiError> {
+pub(crate) async fn find_execution(
+    e: &EngineHandle,
+    arn: &str,
+) -> Result<ExecutionRecord, ApiError> {
     if !arn::parse(arn).is_some_and(|p| p.kind == "execution" || p.kind == "express") {
         return Err(ApiError::invalid_arn(format!(
             "Invalid Arn: 'Resource type not valid in this context: {arn}'"
@@ -949,7 +952,10 @@ async fn find_execution(e: &EngineHandle, arn: &str) -> Result<ExecutionRecord, 
 
 /// The Map Runs of an execution, oldest first: stored records, with the live
 /// counts of those still running.
-async fn map_runs(e: &EngineHandle, execution: &str) -> Result<Vec<MapRunRecord>, ApiError> {
+pub(crate) async fn map_runs(
+    e: &EngineHandle,
+    execution: &str,
+) -> Result<Vec<MapRunRecord>, ApiError> {
     let x = execution.to_owned();
     let mut runs = read_store(e, move |s| s.map_runs(&x)).await?;
     let x = execution.to_owned();

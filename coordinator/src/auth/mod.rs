@@ -132,6 +132,11 @@ impl Gate {
         Ok(n)
     }
 
+    /// The key with this access key id, if requests are authenticated and it exists.
+    pub fn key(&self, access_key_id: &str) -> Option<keys::Key> {
+        self.keys()?.get(access_key_id).cloned()
+    }
+
     fn keys(&self) -> Option<Arc<KeyRing>> {
         match self.inner.keys.read() {
             Ok(g) => g.clone(),

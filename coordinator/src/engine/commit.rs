@@ -219,6 +219,7 @@ impl Engine {
                 for eff in effects {
                     eff(true);
                 }
+                self.changed();
                 return;
             }
             Ok(Err((e, batch))) => (e.to_string(), Touched::of(&batch)),

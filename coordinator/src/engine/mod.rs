@@ -5,12 +5,14 @@
 //! tasks. Nothing a caller sees is ahead of the store.
 
 mod commit;
+mod console;
 mod map_runs;
 mod redrive;
 /// The execution runtime: the one interpreter, in `stepwise-asl`.
 pub use stepwise_asl::exec as runtime;
 mod stored_state;
 mod versions;
+pub use console::ActivityStatus;
 pub use map_runs::execution_of as execution_of_map_run;
 pub use redrive::not_redrivable;
 
@@ -48,8 +50,8 @@ pub const EXPRESS_MAX_MS: i64 = 5 * 60 * 1000;
 pub const STANDARD_MAX_MS: i64 = 366 * 24 * 3600 * 1000;
 /// Parked pollers per activity; more get an empty answer at once.
 pub const MAX_PARKED_POLLERS: usize = 10_000;
-/// Recently finished EXPRESS executions kept for `DescribeExecution`.
-const EXPRESS_KEEP: usize = 1_000;
+/// Recently finished EXPRESS executions kept for `DescribeExecution` (by default).
+pub const EXPRESS_KEEP: usize = 1_000;
 /// The longest a handed-out task's `ActivityStarted` waits to be written
 /// with its execution's next change.
 const LAZY_START_MS: i64 = 100;
@@ -294,6 +296,19 @@ pub enum Command {
     Ping {
         reply: Reply<()>,
     },
+    /// The console: every activity's queue, parked pollers and workers seen.
+    ConsoleActivities {
+        reply: Reply<Vec<ActivityStatus>>,
+    },
+    /// The console: running and recent EXPRESS executions, newest first.
+    ConsoleExpress {
+        reply: Reply<Vec<ExecutionRecord>>,
+    },
+    /// The console: an EXPRESS execution's history, if kept.
+    ConsoleExpressHistory {
+        arn: String,
+        reply: Reply<Option<Vec<EventRecord>>>,
+    },
 }
 
 impl Command {
@@ -344,6 +359,9 @@ impl Command {
             UntagResource,
             ListTags,
             Ping,
+            ConsoleActivities,
+            ConsoleExpress,
+            ConsoleExpressHistory,
         );
     }
 }
@@ -355,9 +373,16 @@ pub struct EngineHandle {
     store: Arc<dyn Store>,
     scope: ArnScope,
     clock: Arc<dyn Clock>,
+    changes: tokio::sync::watch::Receiver<u64>,
 }
 
 impl EngineHandle {
+    /// Changes whenever a round committed or an EXPRESS execution finished
+    /// (the console's live pages wait on it).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.clone()
+    }
+
     /// The region and account in this server's ARNs.
     pub fn scope(&self) -> &ArnScope {
         &self.scope
@@ -497,6 +522,18 @@ pub struct Engine {
     execs: HashMap<String, Exec>,
     express_done: VecDeque<String>,
     express_records: HashMap<String, ExecutionRecord>,
+    /// How many finished EXPRESS executions are kept (`keep_express`).
+    express_keep: usize,
+    /// EXPRESS executions record their history in memory (for the console).
+    express_history_on: bool,
+    /// Those histories, of running EXPRESS executions and those in the ring.
+    express_events: HashMap<String, Vec<EventRecord>>,
+    /// Events in `express_events` (bounded by `console::EXPRESS_EVENTS_BUDGET`).
+    express_events_total: usize,
+    /// Workers that polled each activity, and when (for the console).
+    workers_seen: HashMap<String, BTreeMap<String, i64>>,
+    /// Bumped when something changed (for the console's live pages).
+    changes: tokio::sync::watch::Sender<u64>,
     queues: HashMap<String, Queue>,
     /// Armed timers: (deadline ms, execution ARN). Entries of finished executions are removed.
     timers: BTreeSet<(i64, String)>,
@@ -641,6 +678,12 @@ impl Engine {
             execs: HashMap::default(),
             express_done: VecDeque::new(),
             express_records: HashMap::default(),
+            express_keep: EXPRESS_KEEP,
+            express_history_on: false,
+            express_events: HashMap::default(),
+            express_events_total: 0,
+            workers_seen: HashMap::default(),
+            changes: tokio::sync::watch::Sender::new(0),
             queues: HashMap::default(),
             timers: BTreeSet::new(),
             batch,
@@ -772,6 +815,7 @@ impl Engine {
             store: self.store.clone(),
             scope: self.cfg.scope.clone(),
             clock: self.clock.clone(),
+            changes: self.changes.subscribe(),
         };
         let join = tokio::spawn(self.run(rx, cancel));
         (handle, join)
@@ -1184,6 +1228,11 @@ impl Engine {
             Command::Ping { reply } => {
                 let _ = reply.send(Ok(()));
             }
+            Command::ConsoleActivities { reply } => self.console_activities(reply),
+            Command::ConsoleExpress { reply } => self.console_express(reply),
+            Command::ConsoleExpressHistory { arn, reply } => {
+                self.console_express_history(&arn, reply)
+            }
             Command::ListTags { arn, reply } => {
                 let r = self.check_taggable(&arn).map(|_| {
                     self.tags
@@ -1570,7 +1619,7 @@ impl Engine {
                 vars: &self.vars,
                 now,
                 wait_scale: self.cfg.wait_scale,
-                history: !exec.express,
+                history: !exec.express || self.express_history_on,
                 events: Vec::new(),
                 requests: Vec::new(),
                 activity_exists: &exists,
@@ -1653,19 +1702,24 @@ impl Engine {
     }
 
     fn record(&mut self, exec: &mut Exec, events: Vec<NewEvent>) {
-        if exec.express || events.is_empty() {
+        if events.is_empty() || (exec.express && !self.express_history_on) {
             return;
         }
-        let list = self.events.entry(exec.rec.arn.clone()).or_default();
-        for e in events {
-            list.push(EventRecord {
-                id: e.id,
-                previous_id: e.previous_id,
-                timestamp: e.timestamp,
-                event_type: e.event_type.to_owned(),
-                details: e.details,
-            });
+        let records = events.into_iter().map(|e| EventRecord {
+            id: e.id,
+            previous_id: e.previous_id,
+            timestamp: e.timestamp,
+            event_type: e.event_type.to_owned(),
+            details: e.details,
+        });
+        if exec.express {
+            let records = records.collect();
+            return self.record_express(exec, records);
         }
+        self.events
+            .entry(exec.rec.arn.clone())
+            .or_default()
+            .extend(records);
     }
 
     fn finish(&mut self, mut exec: Exec, how: Finish) {
@@ -1747,13 +1801,7 @@ impl Engine {
         self.lazy.remove(&arn);
         self.execs.remove(&arn);
         if exec.express {
-            self.express_records.insert(arn.clone(), exec.rec.clone());
-            self.express_done.push_back(arn.clone());
-            while self.express_done.len() > EXPRESS_KEEP {
-                if let Some(old) = self.express_done.pop_front() {
-                    self.express_records.remove(&old);
-                }
-            }
+            self.ring_express(exec.rec.clone());
         } else {
             self.batch.push(Write::PutExecution(exec.rec.clone()));
         }
@@ -1921,6 +1969,8 @@ impl Engine {
         if q.pollers.len() >= MAX_PARKED_POLLERS {
             return self.reply(reply, Ok(None));
         }
+        self.worker_seen(&activity, &worker);
+        let q = self.queues.entry(activity.clone()).or_default();
         q.pollers.push_back(Poller { worker, reply });
         self.dispatch(&activity);
     }
