@@ -362,3 +362,67 @@ async fn the_executions_list_pages() {
     assert!(second.contains(r#"id="prev""#) && !second.contains(r#"id="next""#));
     assert!(second.contains("run-000") && !second.contains("run-054"));
 }
+
+#[tokio::test]
+async fn stop_and_redrive_from_the_console() {
+    let e = env(true, None);
+    let def = r#"{"StartAt":"Hold","States":{"Hold":{"Type":"Wait","Seconds":100000,"End":true}}}"#;
+    let r = api(
+        &e,
+        "CreateStateMachine",
+        json!({"name": "hold", "definition": def, "roleArn": "arn:aws:iam::123456789012:role/r"}),
+    )
+    .await;
+    let m = r["stateMachineArn"].as_str().unwrap().to_owned();
+    let r = api(
+        &e,
+        "StartExecution",
+        json!({"stateMachineArn": m, "name": "held"}),
+    )
+    .await;
+    let arn = r["executionArn"].as_str().unwrap().to_owned();
+    let status = |d: &Value| d["status"].as_str().unwrap_or_default().to_owned();
+    let describe = || api(&e, "DescribeExecution", json!({"executionArn": arn}));
+    assert_eq!(status(&describe().await), "RUNNING");
+    // Not from a form of another site.
+    let (s, _) = post(
+        &e,
+        "/console/actions/stop",
+        json!({"executionArn": arn}),
+        false,
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(status(&describe().await), "RUNNING");
+    let (s, body) = post(
+        &e,
+        "/console/actions/stop",
+        json!({"executionArn": arn}),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let d = describe().await;
+    assert_eq!(status(&d), "ABORTED");
+    assert_eq!(d["error"], "Console.Stopped");
+    let (s, body) = post(
+        &e,
+        "/console/actions/redrive",
+        json!({"executionArn": arn}),
+        true,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let d = describe().await;
+    assert_eq!(status(&d), "RUNNING");
+    assert_eq!(d["redriveCount"], 1);
+    // A running execution cannot be redriven: the engine's error comes back.
+    let (s, body) = post(
+        &e,
+        "/console/actions/redrive",
+        json!({"executionArn": arn}),
+        true,
+    )
+    .await;
+    assert!(s.is_client_error(), "{s} {body}");
+}
