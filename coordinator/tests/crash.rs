@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{ROLE, Server, event_types, wait_done};
+use common::{ROLE, Server, create_machine, event_types, start_execution, wait_done};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -184,18 +184,6 @@ async fn sigterm_stops_cleanly_and_data_survives() {
     assert_eq!(d.output(), Some(r#"{"k":1}"#));
 }
 
-/// Starts an execution of `sm` and returns its ARN.
-async fn start(c: &aws_sdk_sfn::Client, sm: &str, name: &str) -> String {
-    c.start_execution()
-        .state_machine_arn(sm)
-        .name(name)
-        .send()
-        .await
-        .unwrap()
-        .execution_arn()
-        .to_owned()
-}
-
 async fn status(c: &aws_sdk_sfn::Client, arn: &str) -> (String, Option<String>, Option<String>) {
     let d = c
         .describe_execution()
@@ -226,17 +214,8 @@ async fn an_execution_running_through_two_crashes_in_a_row_is_failed_not_resumed
     let def = json!({"StartAt": "Work", "States": {
         "Work": {"Type": "Task", "Resource": act, "End": true}}})
     .to_string();
-    let sm = c
-        .create_state_machine()
-        .name("looping")
-        .definition(def)
-        .role_arn(ROLE)
-        .send()
-        .await
-        .unwrap()
-        .state_machine_arn()
-        .to_owned();
-    let first = start(&c, &sm, "first").await;
+    let sm = create_machine(&c, "looping", &def).await;
+    let first = start_execution(&c, &sm, Some("first"), None).await;
     // A clean stop and start count nothing.
     assert!(s.terminate().is_some_and(|st| st.success()));
     let mut s = Server::start(Some(dir.path()), &[]);
@@ -245,7 +224,7 @@ async fn an_execution_running_through_two_crashes_in_a_row_is_failed_not_resumed
     let mut s = Server::start(Some(dir.path()), &[]);
     let c = s.client();
     assert_eq!(status(&c, &first).await.0, "RUNNING");
-    let second = start(&c, &sm, "second").await;
+    let second = start_execution(&c, &sm, Some("second"), None).await;
     // Second crash in a row: `first` ran through both, `second` through one.
     s.kill();
     let mut s = Server::start(Some(dir.path()), &[]);

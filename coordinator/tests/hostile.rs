@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ROLE, Server, wait_done};
+use common::{ROLE, Server, create_machine, start_execution, wait_done};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,31 +113,11 @@ async fn an_expression_that_would_exhaust_memory_fails_its_execution_not_the_ser
         "Grow":{"Type":"Pass","Output":"{% ($d := function($x, $n) { $n = 0 ? $x : $d($x & $x, $n - 1) }; $length($d('ab', 40))) %}","Next":"Pad"},
         "Pad":{"Type":"Pass","Output":"{% $length($pad('', 300000000, 'a')) %}","End":true}}}"#;
     let fine = r#"{"QueryLanguage":"JSONata","StartAt":"P","States":{"P":{"Type":"Pass","Output":"{% $states.input.n + 1 %}","End":true}}}"#;
-    let mut arns = Vec::new();
-    for (name, def) in [("grow", def), ("fine", fine)] {
-        arns.push(
-            c.create_state_machine()
-                .name(name)
-                .definition(def)
-                .role_arn(ROLE)
-                .send()
-                .await
-                .unwrap()
-                .state_machine_arn()
-                .to_owned(),
-        );
-    }
+    let grow = create_machine(&c, "grow", def).await;
+    let fine = create_machine(&c, "fine", fine).await;
     let mut hostile = Vec::new();
     for _ in 0..3 {
-        hostile.push(
-            c.start_execution()
-                .state_machine_arn(&arns[0])
-                .send()
-                .await
-                .unwrap()
-                .execution_arn()
-                .to_owned(),
-        );
+        hostile.push(start_execution(&c, &grow, None, None).await);
     }
     for e in &hostile {
         let d = wait_done(&c, e, Duration::from_secs(60)).await;
@@ -150,14 +130,8 @@ async fn an_expression_that_would_exhaust_memory_fails_its_execution_not_the_ser
         );
     }
     // The server lives on and serves the others.
-    let e = c
-        .start_execution()
-        .state_machine_arn(&arns[1])
-        .input(r#"{"n": 41}"#)
-        .send()
-        .await
-        .unwrap();
-    let d = wait_done(&c, e.execution_arn(), Duration::from_secs(20)).await;
+    let e = start_execution(&c, &fine, None, Some(r#"{"n": 41}"#)).await;
+    let d = wait_done(&c, &e, Duration::from_secs(20)).await;
     assert_eq!(d.output(), Some("42"));
     assert!(s.alive());
 }

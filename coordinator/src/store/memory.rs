@@ -36,6 +36,18 @@ pub(super) fn decode_cursor(cursor: &str) -> Result<(Millis, &str), StoreError> 
         .ok_or_else(|| StoreError::Corrupt(format!("invalid pagination cursor {cursor:?}")))
 }
 
+/// A page of `limit` executions from a query that read one row more than
+/// `limit`: that extra row says another page follows.
+pub(super) fn page_of(mut items: Vec<ExecutionRecord>, limit: usize) -> Page<ExecutionRecord> {
+    let next = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|e| encode_cursor(e.start, &e.arn))
+    } else {
+        None
+    };
+    Page { items, next }
+}
+
 /// A `limit` of 0 means no limit.
 pub(super) fn page_limit(limit: usize) -> usize {
     if limit == 0 { usize::MAX } else { limit }

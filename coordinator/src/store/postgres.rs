@@ -32,8 +32,7 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRo
 use sqlx::{AssertSqlSafe, Connection, Row};
 
 use super::memory::{
-    RUNNING, SCHEMA_VERSION_KEY, appended_ids, check_batch, decode_cursor, encode_cursor,
-    page_limit,
+    RUNNING, SCHEMA_VERSION_KEY, appended_ids, check_batch, decode_cursor, page_limit, page_of,
 };
 use super::sqlite::{ChunkEvent, chunk_events, encode_events};
 use super::{
@@ -1107,7 +1106,7 @@ impl Store for PostgresStore {
         let (after_start, after_arn) = after.unzip();
         let q = q.clone();
         let pool = self.pool.clone();
-        let mut items = self.run(async move {
+        let items = self.run(async move {
             let rows = sqlx::query(AssertSqlSafe(sql))
                 .bind(&q.state_machine_arn)
                 .bind(&q.status)
@@ -1128,13 +1127,7 @@ impl Store for PostgresStore {
                 .collect::<Result<Vec<_>, sqlx::Error>>()
                 .map_err(corrupt("execution"))
         })?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| encode_cursor(e.start, &e.arn))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, limit))
     }
 
     /// `limit == 0` means no limit.

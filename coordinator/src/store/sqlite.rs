@@ -17,8 +17,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Row, Transaction, TransactionBehavior, params};
 
 use super::memory::{
-    RUNNING, SCHEMA_VERSION_KEY, appended_ids, check_batch, decode_cursor, encode_cursor,
-    page_limit,
+    RUNNING, SCHEMA_VERSION_KEY, appended_ids, check_batch, decode_cursor, page_limit, page_of,
 };
 use super::{
     ActivityRecord, Batch, EventRecord, ExecutionQuery, ExecutionRecord, MapRunRecord, Page,
@@ -852,7 +851,7 @@ impl Store for SqliteStore {
         }
         sql.push_str(" ORDER BY start DESC, arn DESC LIMIT ?5");
         let (after_start, after_arn) = after.unzip();
-        let mut items = self.read(|conn| {
+        let items = self.read(|conn| {
             conn.prepare_cached(&sql)
                 .and_then(|mut s| {
                     s.query_map(
@@ -874,13 +873,7 @@ impl Store for SqliteStore {
                     q.state_machine_arn
                 )))
         })?;
-        let next = if items.len() > limit {
-            items.truncate(limit);
-            items.last().map(|e| encode_cursor(e.start, &e.arn))
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, limit))
     }
 
     /// `limit == 0` means no limit.

@@ -182,6 +182,37 @@ fn config(url: &str) -> aws_sdk_sfn::config::Builder {
         .credentials_provider(Credentials::new("test", "test", None, None, "test"))
 }
 
+/// Creates a STANDARD state machine and returns its ARN.
+pub async fn create_machine(c: &aws_sdk_sfn::Client, name: &str, definition: &str) -> String {
+    c.create_state_machine()
+        .name(name)
+        .definition(definition)
+        .role_arn(ROLE)
+        .send()
+        .await
+        .expect("create state machine")
+        .state_machine_arn()
+        .to_owned()
+}
+
+/// Starts an execution of `machine` (named `name` when given) and returns its ARN.
+pub async fn start_execution(
+    c: &aws_sdk_sfn::Client,
+    machine: &str,
+    name: Option<&str>,
+    input: Option<&str>,
+) -> String {
+    c.start_execution()
+        .state_machine_arn(machine)
+        .set_name(name.map(str::to_owned))
+        .set_input(input.map(str::to_owned))
+        .send()
+        .await
+        .expect("start execution")
+        .execution_arn()
+        .to_owned()
+}
+
 /// Polls DescribeExecution until the execution is no longer RUNNING.
 pub async fn wait_done(
     c: &aws_sdk_sfn::Client,
